@@ -1,0 +1,76 @@
+"""Internet checksums (RFC 1071) and the rules that say what each protocol's checksum covers."""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+GOOD, BAD, UNVERIFIED, NOT_PRESENT = "good", "bad", "unverified", "not present"
+
+
+def internet_checksum(data: bytes, initial: int = 0) -> int:
+    """One's-complement sum of 16-bit words, complemented (RFC 1071 §1)."""
+    if len(data) % 2:
+        data = bytes(data) + b"\0"
+    total = initial + sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def pseudo_header(parent, proto_number: int, length: int) -> bytes:
+    """IPv4 (RFC 793 §3.1) or IPv6 (RFC 8200 §8.1) pseudo-header for a transport checksum."""
+    raw = parent.raw_field
+    if parent.proto.name == "ipv6":
+        return raw("src") + raw("dst") + struct.pack("!IxxxB", length, proto_number)
+    return raw("src") + raw("dst") + struct.pack("!xBH", proto_number, length)
+
+
+@dataclass(frozen=True)
+class ChecksumRule:
+    """Where a protocol's checksum field is and what it covers.
+
+    :param field: the checksum field's name in the layout
+    :param offset: its offset from the start of the layer
+    :param covers: ``"header"`` (IPv4) or ``"layer"`` (header and payload: ICMP, TCP, UDP)
+    :param pseudo: IP protocol number for the pseudo-header, or None
+    :param zero_means_absent: UDP over IPv4 (RFC 768): zero means no checksum was sent
+    """
+
+    field: str
+    offset: int
+    covers: str = "layer"
+    pseudo: int | None = None
+    zero_means_absent: bool = False
+
+    def covered(self, layer) -> tuple[bytes, bool]:
+        """The octets the checksum covers, and whether all of them were captured."""
+        end = layer.off + layer.hlen if self.covers == "header" else layer.end
+        complete = end <= len(layer.buf) and not (self.covers != "header" and layer.cut)
+        data = bytes(layer.buf[layer.off:end])
+        return data, complete
+
+    def compute(self, layer, data: bytes) -> int:
+        """The value the field should hold for these octets (the field itself taken as zero)."""
+        rel = self.offset
+        blank = data[:rel] + b"\0\0" + data[rel + 2:]
+        initial = 0
+        if self.pseudo is not None and layer.parent is not None:
+            ph = pseudo_header(layer.parent, self.pseudo, len(data))
+            initial = sum(struct.unpack(f"!{len(ph) // 2}H", ph))
+        value = internet_checksum(blank, initial)
+        if self.zero_means_absent and value == 0:
+            value = 0xFFFF
+        return value
+
+    def status(self, layer) -> tuple[str, int | None]:
+        """``(status, expected value)`` for a decoded layer."""
+        sent = layer.get(self.field)
+        if sent is None:
+            return UNVERIFIED, None
+        if self.zero_means_absent and sent == 0 and (layer.parent is None or layer.parent.proto.name == "ip"):
+            return NOT_PRESENT, None
+        data, complete = self.covered(layer)
+        if not complete:
+            return UNVERIFIED, None
+        expected = self.compute(layer, data)
+        return (GOOD if expected == sent else BAD), expected

@@ -1,0 +1,257 @@
+"""Decoded packets: a frame split into layers, fields decoded on access."""
+from __future__ import annotations
+
+from construct import Container
+
+from decoder.checksum import UNVERIFIED
+from decoder.fastpath import Malformed, Truncated
+
+OK, TRUNCATED, MALFORMED = "ok", "truncated", "malformed"
+
+
+def flatten(value, out=None) -> dict[str, list]:
+    """Field name -> every occurrence, from a parsed (nested) Container."""
+    if out is None:
+        out = {}
+    for k, v in value.items():
+        if k.startswith("_"):
+            continue
+        if isinstance(v, dict):
+            flatten(v, out)
+        elif isinstance(v, list):
+            for item in v:
+                if isinstance(item, dict):
+                    flatten(item, out)
+                else:
+                    out.setdefault(k, []).append(item)
+        else:
+            out.setdefault(k, []).append(v)
+    return out
+
+
+class Layer:
+    """One protocol's header in a frame.
+
+    ``off``/``hlen`` locate the header, ``end`` the end of its payload; ``status`` is
+    ``ok``, ``truncated`` (the capture ends inside it) or ``malformed`` (``error``
+    says why; the octets after it stay raw).
+    """
+
+    __slots__ = ("proto", "buf", "off", "hlen", "end", "v", "status", "error", "parent",
+                 "cut", "_value", "_flat", "_spans", "quoted")
+
+    def __init__(self, proto, buf, off, hlen, end, v, parent, value=None):
+        self.proto, self.buf, self.off, self.hlen, self.end, self.v = proto, buf, off, hlen, end, v
+        self.parent = parent
+        self.status, self.error, self.cut, self.quoted = OK, None, False, False
+        self._value, self._flat, self._spans = value, None, None
+
+    @property
+    def name(self):
+        return self.proto.name
+
+    @property
+    def value(self):
+        """The header as construct would parse it (a Container)."""
+        if self._value is None:
+            self._parse_full()
+        return self._value
+
+    @property
+    def spans(self):
+        """``(depth, name, offset, size, value, node)`` per field, for the detail tree."""
+        if self._spans is None:
+            self._parse_full(spans=True)
+        return self._spans
+
+    def _parse_full(self, spans=False):
+        rec = [] if spans else None
+        end = self.off + self.hlen if self.status == OK else len(self.buf)
+        try:
+            self._value, _ = self.proto.full(self.buf, self.off, end, rec)
+        except (Truncated, Malformed):
+            self._value = self._partial_value(rec)
+        if spans:
+            self._spans = rec
+
+    def _partial_value(self, rec):
+        """What a truncated or malformed header still gives: the prefix fields that fit."""
+        value = Container()
+        if rec is not None:
+            rec.clear()
+        pre = self.proto.prefix
+        v = self.v if self.v is not None else pre.partial(self.buf, self.off)
+        for f in pre.fields:
+            if f.index >= len(v):
+                break
+            value[f.name] = self.proto.getters[f.name](v)
+            if rec is not None:
+                rec.append((0 if f.bit is None else 1, f.name, self.off + f.offset, f.size,
+                            value[f.name], f.bit or f.node))
+        return value
+
+    def flat(self) -> dict[str, list]:
+        if self._flat is None:
+            flat = flatten(self.value)
+            for rule in self.proto.checksums:
+                status, expected = rule.status(self)
+                flat[f"{rule.field}.status"] = [status]
+                if expected is not None:
+                    flat[f"{rule.field}_calculated"] = [expected]
+            for virt in self.proto.virtual:
+                if virt.fn is not None:
+                    vals = [virt.fn(x) for x in flat.get(virt.of, ())]
+                    vals = [x for x in vals if x is not None]
+                else:
+                    vals = [x for n in virt.either for x in flat.get(n, ())]
+                if vals:
+                    flat[virt.name] = vals
+            self._flat = flat
+        return self._flat
+
+    def get(self, name, default=None):
+        """The first value of a field (relative name: ``"src"``)."""
+        g = self.proto.getters.get(name)
+        if g is not None and self.v is not None:
+            return g(self.v)
+        vals = self.flat().get(name)
+        return vals[0] if vals else default
+
+    def get_all(self, name) -> list:
+        g = self.proto.getters.get(name)
+        if g is not None and self.v is not None:
+            return [g(self.v)]
+        return self.flat().get(name, [])
+
+    def raw_field(self, name) -> bytes:
+        return self.proto.raw_getters[name](self.v)
+
+    def checksum_status(self) -> str:
+        rule = self.proto.checksums[0] if self.proto.checksums else None
+        return rule.status(self)[0] if rule else UNVERIFIED
+
+    @property
+    def header(self) -> bytes:
+        return bytes(self.buf[self.off:self.off + self.hlen])
+
+    @property
+    def payload(self) -> bytes:
+        return bytes(self.buf[self.off + self.hlen:self.end])
+
+    def summary(self) -> str:
+        fn = self.proto.summary
+        if fn is None:
+            return self.proto.title
+        try:
+            return fn(self)
+        except Exception as e:  # a summary must never stop decoding
+            return f"{self.proto.title} [summary failed: {type(e).__name__}]"
+
+    def __repr__(self):
+        return f"<Layer {self.name} @{self.off}+{self.hlen} {self.status}>"
+
+
+class Packet:
+    """A decoded frame: its layers in order, plus trailing octets no layer claimed."""
+
+    __slots__ = ("frame", "layers", "number", "data_off", "data_end")
+
+    def __init__(self, frame, layers, number=0, data_off=0, data_end=0):
+        self.frame, self.layers, self.number = frame, layers, number
+        self.data_off, self.data_end = data_off, data_end
+
+    def layer(self, name):
+        for layer in self.layers:
+            if layer.proto.name == name:
+                return layer
+        return None
+
+    def __contains__(self, name):
+        return self.layer(name) is not None
+
+    def __getitem__(self, name):
+        return self.layer(name)
+
+    @property
+    def data(self) -> bytes:
+        """Octets after the last decoded layer that no spec claimed (Wireshark's ``data``)."""
+        return bytes(self.frame.data[self.data_off:self.data_end])
+
+    @property
+    def trailer(self) -> bytes:
+        """Octets after the end the layers declared (Ethernet padding, FCS)."""
+        return bytes(self.frame.data[self.data_end:])
+
+    @property
+    def status(self):
+        for layer in self.layers:
+            if layer.status != OK and not layer.quoted:
+                return layer.status
+        return OK
+
+    def __repr__(self):
+        return f"<Packet {self.number} {' / '.join(l.name for l in self.layers)}>"
+
+
+class Decoder:
+    """Turns frames into :class:`Packet` s using a registry's dispatch tables."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self.linktypes = registry.tables.get("linktype", {})
+
+    def decode(self, frame, number=0) -> Packet:
+        buf = frame.data
+        end = len(buf)
+        cut = frame.orig_len > end
+        proto = self.linktypes.get(frame.linktype)
+        layers = []
+        off = 0
+        parent = None
+        quoted = False
+        while proto is not None:
+            pre = proto.prefix
+            if end - off < pre.size:
+                layer = Layer(proto, buf, off, end - off, end, None, parent)
+                layer.status = TRUNCATED if (cut or quoted) else MALFORMED
+                layer.error = f"{proto.name}: header needs {pre.size} octets, {end - off} present"
+                layer.quoted = quoted
+                layers.append(layer)
+                off = end
+                break
+            try:
+                v, hlen, pend, child, value = proto.head(buf, off, end)
+            except (Truncated, Malformed) as e:
+                layer = Layer(proto, buf, off, end - off, end, proto.prefix.struct.unpack_from(buf, off), parent)
+                layer.status = TRUNCATED if isinstance(e, Truncated) and (cut or quoted) else MALFORMED
+                layer.error = f"{proto.name}: " + (str(e) or "header runs past the captured octets")
+                layer.quoted = quoted
+                layers.append(layer)
+                off = end
+                break
+            layer = Layer(proto, buf, off, hlen, pend, v, parent, value)
+            layer.quoted = quoted
+            layers.append(layer)
+            if hlen < pre.size or (pend < off + hlen and pend < end):
+                layer.status = MALFORMED
+                layer.error = f"{proto.name}: header length {hlen} or payload end {pend - off} is impossible"
+                layer.end = end
+                off = end
+                break
+            if off + hlen > end:
+                layer.status = TRUNCATED
+                layer.error = f"{proto.name}: header is {hlen} octets, {end - off} present"
+                layer.hlen = end - off
+                off = end
+                break
+            if pend > end:
+                layer.cut = True
+                pend = end
+                layer.end = end
+            off += hlen
+            end = pend
+            parent = layer
+            if child is not None and getattr(proto, "quotes", False):
+                quoted = True
+            proto = child
+        return Packet(frame, layers, number, off, end)

@@ -1,0 +1,160 @@
+"""Shared field types for specs: bit fields, addresses, computed values.
+
+Every spec builds its layout from construct primitives plus these few types, so
+that :mod:`decoder.fastpath` can turn any layout into fast decoders (it knows each
+type here by its ``fast`` attributes) and the docs generator can describe it.
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from construct import Adapter, Bytes, Container, Default, Int8ub, Int16ub, Int32ub, evaluate
+
+__all__ = ["BitFields", "Bit", "Named", "MacAddress", "IPv4Address", "IPv6Address", "Auto"]
+
+
+class Bit:
+    """One named bit field inside :class:`BitFields`: a Wireshark-style mask.
+
+    ``enum`` names the values (an IntEnum class); ``default`` is used on build when the
+    caller leaves the field out or sets it to None (a constant or a ``this`` expression);
+    ``scale`` multiplies the raw bits (IPv4 IHL counts 32-bit words, ``ip.hdr_len`` is in
+    octets as in Wireshark).
+    """
+
+    __slots__ = ("name", "mask", "doc", "enum", "default", "shift", "width", "scale")
+
+    def __init__(self, name: str, mask: int, doc: str = "", enum=None, default=0, scale=1):
+        if not mask:
+            raise ValueError(f"bit field {name!r}: empty mask")
+        self.name, self.mask, self.doc, self.enum, self.default = name, mask, doc, enum, default
+        self.scale = scale
+        self.shift = (mask & -mask).bit_length() - 1
+        self.width = (mask >> self.shift).bit_length()
+
+    def __repr__(self):
+        return f"Bit({self.name!r}, {self.mask:#x})"
+
+
+class BitFields(Adapter):
+    """An unsigned integer split into named fields by masks (like Wireshark's bitmask hf).
+
+    Masks may overlap (``flags`` 0xe000 and ``flags.df`` 0x4000): on build the wider
+    fields are applied first and narrower ones override them, so changing one flag wins
+    over a stale aggregate.  Parsing yields a Container of every field.
+    """
+
+    def __init__(self, subcon, *bits: Bit):
+        super().__init__(subcon)
+        self.bits = bits
+        self.flagbuildnone = True
+        self._build_order = sorted(bits, key=lambda b: -b.width)
+
+    def _decode(self, obj, context, path):
+        return Container((b.name, ((obj & b.mask) >> b.shift) * b.scale) for b in self.bits)
+
+    def _encode(self, obj, context, path):
+        obj = obj or {}
+        word = 0
+        for b in self._build_order:
+            value = obj.get(b.name)
+            if value is None:
+                value = evaluate(b.default, context)
+            word = (word & ~b.mask) | (((int(value) // b.scale) << b.shift) & b.mask)
+        return word
+
+    def _build(self, obj, stream, context, path):
+        word = self._encode(obj, context, path)
+        self.subcon._build(word, stream, context, path)
+        return self._decode(word, context, path)
+
+
+class Named(Adapter):
+    """An integer whose values have names: parses to the ``IntEnum`` member, or the bare
+    int for values the enum does not know.  Members are ints, so ``Switch`` cases keyed
+    by numbers work (construct's own ``Enum`` yields strings that miss int keys)."""
+
+    def __init__(self, subcon, enum):
+        super().__init__(subcon)
+        self.enum = enum
+        self.names = {int(m): m for m in enum}
+
+    def _decode(self, obj, context, path):
+        return self.names.get(obj, obj)
+
+    def _encode(self, obj, context, path):
+        return self.enum[obj] if isinstance(obj, str) else int(obj)
+
+
+class _Address(Adapter):
+    """Fixed-size address shown in its usual text form; ``fast`` is the decode function."""
+
+    size = 0
+
+    def __init__(self):
+        super().__init__(Bytes(self.size))
+
+    def _decode(self, obj, context, path):
+        return self.fast(obj)
+
+    def _encode(self, obj, context, path):
+        return self.pack(obj)
+
+
+def mac_text(raw: bytes) -> str:
+    return raw.hex(":")
+
+
+class MacAddress(_Address):
+    """IEEE 802 MAC-48 address, ``00:e0:fc:12:34:56``."""
+
+    size = 6
+    fast = staticmethod(mac_text)
+
+    @staticmethod
+    def pack(text):
+        if isinstance(text, bytes):
+            return text
+        raw = bytes.fromhex(text.replace(":", "").replace("-", "").replace(".", ""))
+        if len(raw) != 6:
+            raise ValueError(f"not a MAC address: {text!r}")
+        return raw
+
+
+def ipv4_text(raw: bytes) -> str:
+    return "%d.%d.%d.%d" % (raw[0], raw[1], raw[2], raw[3])
+
+
+class IPv4Address(_Address):
+    """IPv4 address in dotted-quad form (RFC 791)."""
+
+    size = 4
+    fast = staticmethod(ipv4_text)
+
+    @staticmethod
+    def pack(text):
+        return text if isinstance(text, bytes) else ipaddress.IPv4Address(text).packed
+
+
+def ipv6_text(raw: bytes) -> str:
+    return str(ipaddress.IPv6Address(raw))
+
+
+class IPv6Address(_Address):
+    """IPv6 address in RFC 5952 text form."""
+
+    size = 16
+    fast = staticmethod(ipv6_text)
+
+    @staticmethod
+    def pack(text):
+        return text if isinstance(text, bytes) else ipaddress.IPv6Address(text).packed
+
+
+def Auto(subcon, value):
+    """A field computed on build (length, header length, checksum) unless the caller sets it.
+
+    ``value`` is a constant or ``this`` expression; ``Default`` already has exactly these
+    semantics, the name says why the field is there.
+    """
+    return Default(subcon, value)
