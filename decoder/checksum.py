@@ -17,6 +17,14 @@ def internet_checksum(data: bytes, initial: int = 0) -> int:
     return ~total & 0xFFFF
 
 
+def network_layer(layer):
+    """The nearest enclosing IPv4 or IPv6 layer (skipping IPv6 extension headers)."""
+    parent = layer.parent
+    while parent is not None and parent.proto.name not in ("ip", "ipv6"):
+        parent = parent.parent
+    return parent
+
+
 def pseudo_header(parent, proto_number: int, length: int) -> bytes:
     """IPv4 (RFC 793 §3.1) or IPv6 (RFC 8200 §8.1) pseudo-header for a transport checksum."""
     raw = parent.raw_field
@@ -54,8 +62,9 @@ class ChecksumRule:
         rel = self.offset
         blank = data[:rel] + b"\0\0" + data[rel + 2:]
         initial = 0
-        if self.pseudo is not None and layer.parent is not None:
-            ph = pseudo_header(layer.parent, self.pseudo, len(data))
+        net = network_layer(layer) if self.pseudo is not None else None
+        if net is not None:
+            ph = pseudo_header(net, self.pseudo, len(data))
             initial = sum(struct.unpack(f"!{len(ph) // 2}H", ph))
         value = internet_checksum(blank, initial)
         if self.zero_means_absent and value == 0:
@@ -67,7 +76,8 @@ class ChecksumRule:
         sent = layer.get(self.field)
         if sent is None:
             return UNVERIFIED, None
-        if self.zero_means_absent and sent == 0 and (layer.parent is None or layer.parent.proto.name == "ip"):
+        net = network_layer(layer)
+        if self.zero_means_absent and sent == 0 and (net is None or net.proto.name == "ip"):
             return NOT_PRESENT, None
         data, complete = self.covered(layer)
         if not complete:
