@@ -137,6 +137,8 @@ class CaptureReader:
     ``linktypes`` lists the link type per interface of the current pcapng
     section (it is cleared in place when a new SHB starts a section);
     ``section_comments`` collects the SHB opt_comments of all sections so far.
+    Record numbers in error messages count pcap records or pcapng blocks
+    from 1 (the pcap file header is not a record; the first SHB is record 1).
     """
 
     def __init__(self, source):
@@ -332,21 +334,21 @@ class CaptureReader:
 
     def _pcapng_frames(self) -> Iterator[Frame]:
         read, n, _Frame = self._f.read, 1, Frame
-        while True:
-            hdr_unpack, epb_unpack = self._hdr.unpack, self._epb.unpack_from
+        while True:                                # once per section (4.1)
+            hdr_unpack, epb_unpack, pb_unpack = self._hdr.unpack, self._epb.unpack_from, self._pb.unpack_from
             ifaces = self._ifaces
             try:
                 while True:
+                    n += 1
                     hdr = read(8)
                     if len(hdr) != 8:
                         if not hdr:
                             return
-                        raise CaptureError(f"{self.name}: capture cut short in record {n + 1} "
+                        raise CaptureError(f"{self.name}: capture cut short in record {n} "
                                            f"(block header has {len(hdr)} of 8 bytes)")
-                    n += 1
                     btype, blen = hdr_unpack(hdr)
                     if btype == _SHB_TYPE:
-                        break                      # new section: rebind structs
+                        break                      # new section: byte order may change
                     if blen < 12 or blen & 3 or blen > _MAX_BLOCK:
                         raise self._corrupt(n, f"block length {blen}")
                     body = read(blen - 8)
@@ -354,10 +356,13 @@ class CaptureReader:
                         raise self._cut(n, blen, 8 + len(body))
                     if body[-4:] != hdr[4:]:
                         raise self._corrupt(n, "block trailer length differs from header")
-                    if btype == 6:                 # EPB, 4.3
+                    if btype == 6 or btype == 2:   # EPB (4.3) / obsolete PB (Appendix A)
                         if blen < 32:
                             raise self._corrupt(n, f"block length {blen}")
-                        ifid, hi, lo, caplen, orig = epb_unpack(body)
+                        if btype == 6:
+                            ifid, hi, lo, caplen, orig = epb_unpack(body)
+                        else:
+                            ifid, _drops, hi, lo, caplen, orig = pb_unpack(body)
                         if caplen > blen - 32:
                             raise self._corrupt(n, f"captured length {caplen} exceeds block")
                         try:
@@ -378,23 +383,9 @@ class CaptureReader:
                         if not ifaces:
                             raise self._corrupt(n, "simple packet before any interface")
                         (orig,) = self._u32.unpack_from(body)
-                        snap = ifaces[0][4]
-                        caplen = min(orig, blen - 16, snap or orig)
-                        yield _Frame(body[4:4 + caplen], ifaces[0][0], 0, orig, 0)
-                    elif btype == 2:               # obsolete PB, Appendix A
-                        if blen < 32:
-                            raise self._corrupt(n, f"block length {blen}")
-                        ifid, _drops, hi, lo, caplen, orig = self._pb.unpack_from(body)
-                        if caplen > blen - 32:
-                            raise self._corrupt(n, f"captured length {caplen} exceeds block")
-                        if ifid >= len(ifaces):
-                            raise self._corrupt(n, f"packet for undefined interface {ifid}")
-                        lt, mul, div, off, _snap = ifaces[ifid]
-                        opt = 20 + ((caplen + 3) & ~3)
-                        yield _Frame(body[20:20 + caplen], lt, ((hi << 32 | lo) * mul) // div + off,
-                                     orig, ifid,
-                                     self._comment(body, opt, blen - 12) if opt < blen - 12 else None)
-                    # anything else (NRB, ISB, DSB, CB, unknown) is skipped
+                        lt, snap = ifaces[0][0], ifaces[0][4]
+                        yield _Frame(body[4:4 + min(orig, blen - 16, snap or orig)], lt, 0, orig)
+                    # anything else (NRB 4.5, ISB 4.6, DSB 4.7, CB 4.8, unknown) is skipped
                 self._read_shb(n, hdr)
             except (OSError, EOFError, zlib.error) as e:
                 raise self._io_error(e, n - 1) from None

@@ -2,11 +2,11 @@
 #
 # Throughput, measured on a synthetic 200,000-packet capture (sizes 60..1514 B,
 # ~80 MiB) generated in a temp dir, counting frames in a plain `for` loop,
-# best of 3, Python 3.11.7 on the 2-vCPU dev container:
-#   pcap (µs, LE)         ~1,580,000 packets/s
-#   pcapng (EPB only)       ~850,000 packets/s
-#   pcap.gz (level 1)     ~1,040,000 packets/s
-#   write_pcap              ~565,000 packets/s
+# best of 3, Python 3.11.7 on the 2-vCPU dev container (runs varied ~15%):
+#   pcap (µs, LE)         ~1,550,000 packets/s   (tracemalloc peak ~70 KiB)
+#   pcapng (EPB only)       ~860,000 packets/s
+#   pcap.gz (level 1)     ~1,100,000 packets/s   (tracemalloc peak ~430 KiB)
+#   write_pcap              ~580,000 packets/s
 import gzip
 import io
 import json
@@ -196,7 +196,8 @@ def test_pcapng_interfaces_resolutions_comments(tmp_path):
         for f in r:
             seen.append((f, list(r.linktypes)))
     frames = [f for f, _ in seen]
-    assert [(f.interface, f.linktype) for f in frames] == [(0, 1), (1, 113), (2, 101), (1, 113), (0, 9), (0, 9)]
+    assert [(f.interface, f.linktype) for f in frames] == [
+        (0, 1), (1, 113), (2, 101), (1, 113), (0, 9), (0, 9)]
     assert [lt for _, lt in seen] == [[1, 113], [1, 113], [1, 113, 101], [1, 113, 101], [9], [9]]
     assert r.linktypes == [9]
     assert r.section_comments == ["hello SHB", "second section"]
