@@ -154,11 +154,34 @@ class Layer:
 class Packet:
     """A decoded frame: its layers in order, plus trailing octets no layer claimed."""
 
-    __slots__ = ("frame", "layers", "number", "data_off", "data_end")
+    __slots__ = ("frame", "layers", "number", "data_off", "data_end", "extra")
 
     def __init__(self, frame, layers, number=0, data_off=0, data_end=0):
         self.frame, self.layers, self.number = frame, layers, number
         self.data_off, self.data_end = data_off, data_end
+        self.extra = None
+
+    def annotate(self, name: str, value) -> None:
+        """Attach a field computed with context beyond this frame (``tcp.stream``,
+        ``tcp.analysis.retransmission``): filters, ``-T fields`` and rules see it like
+        any decoded field."""
+        if self.extra is None:
+            self.extra = {}
+        self.extra.setdefault(name, []).append(value)
+
+    def values(self, name: str) -> list:
+        """Every occurrence of a field by its full filter name, across all layers
+        (``ip.src`` twice for an ICMP error quoting a datagram), plus annotations."""
+        if self.extra is not None and name in self.extra:
+            return self.extra[name]
+        out = []
+        for layer in self.layers:
+            pname = layer.proto.name
+            if name.startswith(pname) and name[len(pname):len(pname) + 1] == ".":
+                out += layer.get_all(name[len(pname) + 1:])
+            elif name == pname:
+                out.append(True)
+        return out
 
     def layer(self, name):
         for layer in self.layers:

@@ -56,10 +56,11 @@ class BitFields(Adapter):
     def _encode(self, obj, context, path):
         obj = obj or {}
         word = 0
-        for b in self._build_order:
-            value = obj.get(b.name)
-            if value is None:
-                value = evaluate(b.default, context)
+        # defaults of the fields left out first, then the given values (wide before
+        # narrow), so a default never overrides a given value (``flags=0x12`` alone)
+        given = [(b, obj.get(b.name)) for b in self._build_order]
+        for b, value in [(b, evaluate(b.default, context)) for b, v in given if v is None] + \
+                        [(b, v) for b, v in given if v is not None]:
             word = (word & ~b.mask) | (((int(value) // b.scale) << b.shift) & b.mask)
         return word
 

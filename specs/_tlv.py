@@ -91,7 +91,8 @@ class TLV(Construct):
 
     def _build(self, obj, stream, context, path):
         for item in obj:
-            stream_write(stream, self.build_item(item), None, path)
+            data = self.build_item(item)
+            stream_write(stream, data, len(data), path)
         return obj
 
     def build_item(self, item) -> bytes:
