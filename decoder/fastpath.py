@@ -169,6 +169,8 @@ def compile_node(sc):
     ``spans`` (a list or None) collects ``(depth, name, offset, size, value, node)``
     for each named field, parents before their children.
     """
+    if hasattr(sc, "fastparse"):
+        return sc.fastparse
     if isinstance(sc, C.Renamed):
         return compile_node(sc.subcon)
     if isinstance(sc, (C.Default, C.Rebuild)):
@@ -424,9 +426,14 @@ def _fallback(sc):
 
 
 def compile_layout(layout):
-    """Full parser for a top-level layout: ``parse(buf, off, end, spans=None) -> (Container, end_of_header)``."""
+    """Full parser for a top-level layout: ``parse(buf, off, end, spans=None) -> (Container, end_of_header)``.
+
+    A construct class of a spec's own that defines ``fastparse(buf, off, end, ctx, spans,
+    depth) -> (value, off)`` is called directly; ``ctx._params._start`` is the layer's
+    offset in ``buf`` (DNS name compression points back into the message).
+    """
     inner = compile_node(layout)
 
     def parse(buf, off, end, spans=None):
-        return inner(buf, off, end, Container(_params=Container()), spans, -1)
+        return inner(buf, off, end, Container(_params=Container(_start=off)), spans, -1)
     return parse

@@ -232,7 +232,7 @@ class Decoder:
         off = 0
         parent = None
         quoted = False
-        while proto is not None:
+        while proto is not None and (off < end or not layers):
             pre = proto.prefix
             if end - off < pre.size:
                 layer = Layer(proto, buf, off, end - off, end, None, parent)
