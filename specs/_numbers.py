@@ -49,3 +49,44 @@ class IpProto(IntEnum):
     VRRP = 112
     L2TP = 115
     SCTP = 132
+
+
+class HardwareType(IntEnum):
+    """ARP hardware types (IANA "Hardware Types"; RFC 826, RFC 5494) and the Linux ARPHRD_
+    values above 255 that Linux cooked captures carry (linux/if_arp.h)."""
+    NETROM = 0
+    Ethernet = 1
+    Experimental_Ethernet = 2
+    AX25 = 3
+    ProNET = 4
+    Chaos = 5
+    IEEE802 = 6
+    ARCNET = 7
+    Frame_Relay = 15
+    ATM = 16
+    HDLC = 17
+    Fibre_Channel = 18
+    ATM_RFC2225 = 19
+    Serial_Line = 20
+    IEEE1394 = 24
+    EUI64 = 27
+    InfiniBand = 32
+    PPP = 512
+    Cisco_HDLC = 513
+    LAPB = 516
+    Raw_IP = 519
+    IPIP_Tunnel = 768
+    IP6IP6_Tunnel = 769
+    FRAD = 770
+    Loopback = 772
+    FDDI = 774
+    SIT = 776
+    IPGRE = 778
+    IEEE80211 = 801
+    IEEE80211_Prism = 802
+    IEEE80211_Radiotap = 803
+    IEEE802154 = 804
+    IP6GRE = 823
+    Netlink = 824
+    Void = 0xFFFF
+    No_Header = 0xFFFE

@@ -85,7 +85,7 @@ PROTOCOL = Protocol(
     ref="RFC 791 §3.1",
     layout=LAYOUT,
     binds=[Bind("ethertype", 0x0800), Bind("linktype", 228), Bind("ip.proto", 4),
-           Bind("ppp.protocol", 0x0021), Bind("icmp.type", 3, 4, 5, 11, 12)],
+           Bind("ppp.protocol", 0x0021), Bind("icmp.type", 3, 4, 5, 11, 12), Bind("null.family", 2)],
     dispatch=[Dispatch("ip.proto", this.proto, when=this.frag.frag_offset == 0)],
     payload_length=this.len - this.vihl.hdr_len,
     checksums=[ChecksumRule("checksum", offset=10, covers="header")],
