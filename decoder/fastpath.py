@@ -36,6 +36,13 @@ class Malformed(Exception):
     """The octets contradict the layout (bad constant, impossible length)."""
 
 
+class Decline(Malformed):
+    """The octets are not this protocol's at all (HTTP on port 80 seeing a body
+    continuation).  Raised by a spec's own construct while the header is parsed: when the
+    protocol was reached by dispatch the decoder adds no layer and leaves the octets as
+    undecoded data; decoded on request (the first layer) it is malformed."""
+
+
 # --- construct expressions -> Python source ---------------------------------------
 
 _PATH = re.compile(r"this((?:\[(?:'[^']*'|\"[^\"]*\")\])+)")
@@ -73,6 +80,8 @@ def fixed_format(sc):
     """``(struct format, kind)`` when the node is one fixed-size field, else None."""
     sc = unwrap(sc)
     if isinstance(sc, C.FormatField):
+        if sc.fmtstr[0] == "<" and struct.calcsize(sc.fmtstr) > 1:
+            return None          # little-endian: parsed on its own (_little_endian), never folded
         return sc.fmtstr[1:], "int"
     if isinstance(sc, (Named, C.Enum)):
         inner = fixed_format(sc.subcon)
@@ -91,10 +100,24 @@ def fixed_format(sc):
 
 
 def static_size(sc):
+    """The node's size when it never varies: also a Switch/IfThenElse whose branches all have
+    one size (ICMP: a 4-octet body chosen by type and code), or a Struct of such nodes."""
     try:
         return sc.sizeof()
     except (C.SizeofError, KeyError, AttributeError, TypeError):
+        pass
+    inner = unwrap(sc)
+    if isinstance(inner, C.Struct):
+        sizes = [static_size(sub) for sub in inner.subcons]
+        return None if None in sizes else sum(sizes)
+    if isinstance(inner, C.Switch):
+        branches = list(inner.cases.values()) + [inner.default]
+    elif isinstance(inner, C.IfThenElse):
+        branches = [inner.thensubcon, inner.elsesubcon]
+    else:
         return None
+    sizes = {static_size(b) for b in branches}
+    return sizes.pop() if len(sizes) == 1 and None not in sizes else None
 
 
 # --- the prefix ---------------------------------------------------------------------
@@ -171,6 +194,8 @@ def compile_node(sc):
     """
     if hasattr(sc, "fastparse"):
         return sc.fastparse
+    if isinstance(unwrap(sc), C.FormatField) and fixed_format(sc) is None:
+        return _little_endian(unwrap(sc))
     if isinstance(sc, C.Renamed):
         return compile_node(sc.subcon)
     if isinstance(sc, (C.Default, C.Rebuild)):
@@ -196,6 +221,8 @@ def compile_node(sc):
         return _greedy_range(compile_node(sc.subcon))
     if isinstance(sc, C.Array):
         return _array(sc.count, compile_node(sc.subcon))
+    if isinstance(sc, C.Peek):
+        return _peek(compile_node(sc.subcon))
     if sc is C.Pass:
         return lambda buf, off, end, ctx, spans, depth: (None, off)
     return _fallback(sc)
@@ -248,6 +275,17 @@ def _fixed(sc, code, kind):
         if names is not None:
             value = names.get(value, value)
         return value, off + size
+    return parse
+
+
+def _little_endian(sc):
+    st = struct.Struct(sc.fmtstr)
+    size, unpack = st.size, st.unpack_from
+
+    def parse(buf, off, end, ctx, spans, depth):
+        if off + size > end:
+            raise Truncated
+        return unpack(buf, off)[0], off + size
     return parse
 
 
@@ -337,6 +375,22 @@ def _greedy_range(inner):
             items.append(v)
             off = new
         return items, off
+    return parse
+
+
+def _peek(inner):
+    """Lookahead (construct ``Peek``): parse without consuming; None when the octets are
+    missing or do not fit, as construct does (LLC reads its control field's frame type
+    before choosing the field's layout; a raw-IP link layer reads the IP version nibble)."""
+    def parse(buf, off, end, ctx, spans, depth):
+        mark = len(spans) if spans is not None else 0
+        try:
+            value, _ = inner(buf, off, end, ctx, spans, depth)
+        except (Truncated, Malformed):
+            if spans is not None:
+                del spans[mark:]
+            return None, off
+        return value, off
     return parse
 
 
