@@ -1,0 +1,71 @@
+"""PPP Password Authentication Protocol — RFC 1334 §2.2."""
+from enum import IntEnum
+
+from construct import FixedSized, Int8ub, Int16ub, Struct, Switch, this
+from construct.expr import FuncPath
+
+from decoder.protocol import Bind, Protocol
+from specs._fields import Auto, Named, Text
+from specs._ppp_cp import PppProtocol, rest
+
+
+class PapCode(IntEnum):
+    """PAP codes (RFC 1334 §2.2)."""
+    Authenticate_Request = 1
+    Authenticate_Ack = 2
+    Authenticate_Nak = 3
+
+
+def _octets(text) -> int:
+    return len(Text()._encode(text or "", None, None))
+
+
+def _packet_length(ctx) -> int:
+    return 4 + len(BODY.build(ctx.data, code=ctx.code))
+
+
+MESSAGE = Struct(
+    "message.length" / Auto(Int8ub, FuncPath(_octets)(this.message)) * "Msg-Length (RFC 1334 §2.2.2)",
+    "message" / Text(this["message.length"]) * "Message, text for the peer, e.g. why it failed (RFC 1334 §2.2.2)",
+)
+
+BODY = Switch(this.code, {
+    PapCode.Authenticate_Request: Struct(
+        "peer_id.length" / Auto(Int8ub, FuncPath(_octets)(this.peer_id)) * "Peer-ID Length (RFC 1334 §2.2.1)",
+        "peer_id" / Text(this["peer_id.length"]) * "Peer-ID, the name being authenticated (RFC 1334 §2.2.1)",
+        "password.length" / Auto(Int8ub, FuncPath(_octets)(this.password)) * "Passwd-Length (RFC 1334 §2.2.1)",
+        "password" / Text(this["password.length"]) * "Password, in the clear (RFC 1334 §2.2.1)",
+    ),
+    PapCode.Authenticate_Ack: MESSAGE,
+    PapCode.Authenticate_Nak: MESSAGE,
+}, default=Struct(rest("stuff", doc="Data of an unknown code (RFC 1334 §2.2)")))
+
+LAYOUT = Struct(
+    "code" / Named(Int8ub, PapCode) * "Code (RFC 1334 §2.2)",
+    "identifier" / Int8ub * "Identifier, matches a request and its reply (RFC 1334 §2.2)",
+    "length" / Auto(Int16ub, FuncPath(_packet_length)(this)) * "Length from Code on, in octets; octets beyond it are padding (RFC 1334 §2.2)",
+    "data" / FixedSized(this.length - 4, BODY) * "Data, laid out by the code (RFC 1334 §2.2.1-§2.2.2)",
+)
+
+
+def summary(layer):
+    g = layer.get
+    code = g("code")
+    if code == PapCode.Authenticate_Request:
+        return f"Authenticate-Request (Peer-ID='{g('peer_id', '')}', Password='{g('password', '')}')"
+    if code in (PapCode.Authenticate_Ack, PapCode.Authenticate_Nak):
+        return f"{PapCode(code).name.replace('_', '-')} (Message='{g('message', '')}')"
+    return f"Unknown code {code}" if code is not None else layer.proto.title
+
+
+PROTOCOL = Protocol(
+    name="pap",
+    title="PPP Password Authentication Protocol",
+    ref="RFC 1334 §2",
+    layout=LAYOUT,
+    binds=[Bind("ppp.protocol", PppProtocol.PAP)],
+    payload_length=0,
+    summary=summary,
+    column="PPP PAP",
+    strict=True,
+)
