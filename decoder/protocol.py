@@ -45,7 +45,9 @@ class Dispatch:
 @dataclass(frozen=True)
 class Virtual:
     """A field computed from others: ``either`` lists fields whose values it takes (Wireshark's
-    ``ip.addr`` is the source or the destination); ``fn`` maps the value of field ``of``."""
+    ``ip.addr`` is the source or the destination); ``fn`` maps the value of field ``of``, or,
+    without ``of``, is called with the whole layer (``fn(layer)`` returns a value, a list of
+    values, or None)."""
 
     name: str
     doc: str
@@ -72,6 +74,18 @@ class Protocol:
     :param column: name in the Protocol column (default: ``name`` upper-cased)
     :param quotes: the payload is a quoted datagram (ICMP errors): layers under it are
         expected to be cut short and are marked ``quoted``
+    :param namespace: display-filter prefix of the fields (default: ``name``); IPv6
+        extension headers use ``"ipv6"`` so that their options are ``ipv6.opt.*`` as in
+        Wireshark (field ``"hopopts.nxt"`` of protocol ``ipv6.hopopts`` is ``ipv6.hopopts.nxt``)
+    :param aliases: relative field name -> the full filter name Wireshark gives it when that
+        lies outside ``namespace`` (LCP's ``code`` is ``ppp.code``, PPPoE Discovery's
+        ``version`` is ``pppoe.version``); the field answers to both names
+    :param strict: parse the whole header while decoding, so that an inconsistent option or
+        attribute list marks the layer malformed at once (default: such lists are parsed
+        on access, and a bad one only shortens the values)
+    :param segmented: the payload is one message of a byte stream (DNS over TCP behind its
+        length prefix): when it continues past the segment, the layer under it that runs
+        out of octets is truncated, as if the capture had cut it, not malformed
     """
 
     name: str
@@ -90,9 +104,19 @@ class Protocol:
     quotes: bool = False
     doc: str = ""
     module: str = ""
+    namespace: str = ""
+    aliases: dict[str, str] = field(default_factory=dict)
+    strict: bool = False
+    segmented: bool = False
 
     def __post_init__(self):
         self.column = self.column or self.name.upper()
+        self.namespace = self.namespace or self.name
+        self.alias_of = {full: rel for rel, full in self.aliases.items()}
+
+    def full_name(self, rel: str) -> str:
+        """The display-filter name of a field (its alias when it has one)."""
+        return self.aliases.get(rel) or f"{self.namespace}.{rel}"
 
     def __repr__(self):
         return f"<Protocol {self.name}>"

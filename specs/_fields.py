@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from construct import Adapter, Bytes, Container, Default, Int8ub, Int16ub, Int32ub, evaluate
+from construct import Adapter, Bytes, Container, Default, GreedyBytes, Int8ub, Int16ub, Int32ub, evaluate
 
-__all__ = ["BitFields", "Bit", "Named", "MacAddress", "IPv4Address", "IPv6Address", "Auto"]
+__all__ = ["BitFields", "Bit", "Named", "MacAddress", "IPv4Address", "IPv6Address", "Auto", "Text"]
 
 
 class Bit:
@@ -150,6 +150,51 @@ class IPv6Address(_Address):
     @staticmethod
     def pack(text):
         return text if isinstance(text, bytes) else ipaddress.IPv6Address(text).packed
+
+
+class RawText(str):
+    """Text from octets that are not valid UTF-8: shown with U+FFFD for the bad octets (as
+    Wireshark), while ``raw`` keeps the octets so that the field builds back exactly."""
+
+    def __new__(cls, raw: bytes):
+        self = super().__new__(cls, raw.decode("utf-8", "replace"))
+        self.raw = raw
+        return self
+
+
+def text_of(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return RawText(raw)
+
+
+class Text(Adapter):
+    """Octets that carry text (names, messages, RADIUS ``string`` attributes), as a ``str``.
+
+    ``length`` is a number or ``this`` expression; None takes the rest of the enclosing
+    (``FixedSized``/option) space.  Invalid UTF-8 gives a :class:`RawText`.
+    """
+
+    def __init__(self, length=None):
+        super().__init__(GreedyBytes if length is None else Bytes(length))
+        self.length = length
+
+    def _decode(self, obj, context, path):
+        return text_of(obj)
+
+    def _encode(self, obj, context, path):
+        if isinstance(obj, (bytes, bytearray)):
+            return bytes(obj)
+        raw = getattr(obj, "raw", None)
+        return raw if raw is not None else obj.encode("utf-8")
+
+    def fastparse(self, buf, off, end, ctx, spans, depth):
+        n = end - off if self.length is None else evaluate(self.length, ctx)
+        if n < 0 or off + n > end:
+            from decoder.fastpath import Malformed, Truncated
+            raise Malformed(f"negative length {n}") if n < 0 else Truncated
+        return text_of(bytes(buf[off:off + n])), off + n
 
 
 def Auto(subcon, value):
