@@ -1,0 +1,310 @@
+"""Request/response pairing with response times, as a streaming analysis stage.
+
+:class:`Pairing` reads decoded packets in capture order (``process(packet)``) and
+annotates each *reply* with the frame of the request it answers and the time it took
+(Wireshark's names where Wireshark has the field):
+
+=========================  ==============================================================
+DNS                        query/response by (client, server, ports, ``dns.id``):
+                           ``dns.response_to`` (frame), ``dns.time`` (seconds)
+ICMP echo                  request/reply by (addresses, ``icmp.ident``, ``icmp.seq``):
+                           ``icmp.resp_to``, ``icmp.resptime`` (milliseconds, as Wireshark)
+ICMP errors                ``icmp.quoted_frame``: the earlier frame whose IPv4 header the
+                           error quotes (same source, destination and IP ID; and the same
+                           ports when the quote holds a TCP/UDP header)
+RADIUS                     request/response by (addresses, ports, ``radius.id``, code
+                           family): ``radius.reqframe``, ``radius.time`` (seconds)
+FTP                        per TCP connection, the next reply after a command (preliminary
+                           1xx replies keep the command open): ``ftp.response_to``,
+                           ``ftp.time``
+HTTP                       per TCP connection, responses in request order (pipelining;
+                           1xx other than 101 keep the request open): ``http.request_in``,
+                           ``http.time``
+other UDP                  request/next-reply: a datagram answers the last datagram the
+                           other side sent since its own previous one:
+                           ``udp.response_to``, ``udp.time`` (our names)
+=========================  ==============================================================
+
+Single pass: a request has already gone by when its reply arrives, so the forward
+links Wireshark puts on requests (``dns.response_in``, ``icmp.resp_in``,
+``radius.rspframe``, ``http.response_in``) are not annotated; they are in
+:attr:`Pairing.pairs` (``(kind, request frame, response frame, seconds)``, the last
+``keep_pairs`` of them) and in the JSON of ``protospec stats``.
+
+Memory is bounded: outstanding requests expire after ``timeout`` capture seconds and
+each table keeps at most ``limit`` entries (oldest dropped first).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+
+__all__ = ["Pairing", "PAIRING_FIELDS", "register_fields"]
+
+#: fields :class:`Pairing` annotates, for the filter language
+PAIRING_FIELDS: dict[str, type] = {
+    "dns.response_to": int, "dns.time": float,
+    "icmp.resp_to": int, "icmp.resptime": float, "icmp.quoted_frame": int,
+    "radius.reqframe": int, "radius.time": float,
+    "ftp.response_to": int, "ftp.time": float,
+    "http.request_in": int, "http.time": float,
+    "udp.response_to": int, "udp.time": float,
+}
+
+
+def register_fields() -> bool:
+    try:
+        from expert import filters
+        filters.register_extra_fields(PAIRING_FIELDS)
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
+# RADIUS request code -> family; response code -> family (RFC 2865, 2866, 5176)
+_RADIUS_REQ = {1: 1, 4: 4, 12: 12, 40: 40, 43: 43}
+_RADIUS_RSP = {2: 1, 3: 1, 11: 1, 5: 4, 13: 12, 41: 40, 42: 40, 44: 43, 45: 43}
+_ICMP_ERRORS = frozenset((3, 4, 5, 11, 12))
+_NS = 1e9
+
+
+class _Table:
+    """An insertion-ordered map whose entries expire ``timeout`` ns after they were set."""
+
+    __slots__ = ("d", "timeout", "limit")
+
+    def __init__(self, timeout, limit):
+        self.d = OrderedDict()
+        self.timeout, self.limit = timeout, limit
+
+    def put(self, key, value, ts):
+        d = self.d
+        if key in d:
+            del d[key]
+        d[key] = (ts, value)
+        if len(d) > self.limit:
+            d.popitem(last=False)
+
+    def pop(self, key, ts):
+        hit = self.d.pop(key, None)
+        if hit is None or ts - hit[0] > self.timeout:
+            return None
+        return hit
+
+    def get(self, key, ts):
+        hit = self.d.get(key)
+        if hit is None or ts - hit[0] > self.timeout:
+            return None
+        return hit
+
+    def expire(self, now):
+        d = self.d
+        limit = now - self.timeout
+        while d:
+            k = next(iter(d))
+            if d[k][0] >= limit:
+                break
+            del d[k]
+
+    def __len__(self):
+        return len(self.d)
+
+
+def _addr(layer, name):
+    try:
+        return layer.raw_field(name)
+    except Exception:
+        return layer.get(name)
+
+
+class Pairing:
+    """The pairing stage.  ``timeout``: seconds an unanswered request is remembered;
+    ``limit``: entries per table; ``quote_window``: seconds an IPv4 datagram is
+    remembered for ICMP errors; ``keep_pairs``: pairs kept in :attr:`pairs`."""
+
+    def __init__(self, timeout: float = 60.0, limit: int = 100_000, quote_window: float = 10.0,
+                 keep_pairs: int = 100_000, annotate: bool = True):
+        t = int(timeout * _NS)
+        self.dns = _Table(t, limit)
+        self.icmp = _Table(t, limit)
+        self.radius = _Table(t, limit)
+        self.udp = _Table(t, limit)
+        self.quotes = _Table(int(quote_window * _NS), limit)
+        self.streams = _Table(t if t > 3600 * _NS else int(3600 * _NS), limit)  # TCP: FTP/HTTP queues
+        self.pairs: deque = deque(maxlen=keep_pairs)
+        self.counts: dict[str, int] = {}
+        self.annotate = annotate
+        self._sweep = None
+
+    def _pair(self, packet, kind, frame_field, time_field, req, ts, scale=1.0):
+        req_ts, req_frame = req
+        dt = (ts - req_ts) / _NS
+        if self.annotate:
+            packet.annotate(frame_field, req_frame)
+            packet.annotate(time_field, dt * scale)
+        self.pairs.append((kind, req_frame, packet.number, dt))
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def process(self, packet):
+        ts = packet.frame.ts_ns
+        if self._sweep is None or ts >= self._sweep:
+            self._sweep = ts + 1_000_000_000
+            for t in (self.dns, self.icmp, self.radius, self.udp, self.quotes, self.streams):
+                t.expire(ts)
+        net = None
+        layers = packet.layers
+        for i, layer in enumerate(layers):
+            name = layer.proto.name
+            if layer.quoted:
+                break
+            if name == "ip" or name == "ipv6":
+                net = layer
+            elif net is None:
+                continue
+            elif name == "icmp":
+                self._icmp(packet, layer, net, layers[i + 1:], ts)
+                return
+            elif name == "udp":
+                self._udp(packet, layer, net, layers[i + 1:], ts)
+                break
+            elif name == "tcp":
+                self._tcp(packet, layer, net, layers[i + 1:], ts)
+                break
+        if net is not None and net.proto.name == "ip" and net.v is not None:
+            self._remember(packet, net, ts)
+
+    # -- ICMP ------------------------------------------------------------------------
+    def _remember(self, packet, net, ts, ports=None):
+        nxt = None
+        for layer in packet.layers:
+            if layer.parent is net:
+                nxt = layer
+                break
+        sp = dp = None
+        if nxt is not None and nxt.proto.name in ("tcp", "udp") and nxt.v is not None:
+            sp, dp = nxt.get("srcport"), nxt.get("dstport")
+        key = (_addr(net, "src"), _addr(net, "dst"), net.get("id"))
+        self.quotes.put(key, (packet.number, sp, dp), ts)
+
+    def _icmp(self, packet, layer, net, rest, ts):
+        typ = layer.get("type")
+        src, dst = _addr(net, "src"), _addr(net, "dst")
+        if typ == 8:
+            self.icmp.put((src, dst, layer.get("ident"), layer.get("seq")), packet.number, ts)
+        elif typ == 0:
+            hit = self.icmp.pop((dst, src, layer.get("ident"), layer.get("seq")), ts)
+            if hit is not None:
+                self._pair(packet, "icmp", "icmp.resp_to", "icmp.resptime", hit, ts, 1000.0)
+        elif typ in _ICMP_ERRORS:
+            q = next((x for x in rest if x.proto.name == "ip"), None)
+            if q is None or q.v is None:
+                return
+            hit = self.quotes.get((_addr(q, "src"), _addr(q, "dst"), q.get("id")), ts)
+            if hit is None:
+                return
+            frame, sp, dp = hit[1]
+            t = next((x for x in rest if x.proto.name in ("tcp", "udp") and x.parent is q), None)
+            if t is not None and sp is not None and len(t.buf) - t.off >= 4:
+                qsp = t.buf[t.off] << 8 | t.buf[t.off + 1]
+                qdp = t.buf[t.off + 2] << 8 | t.buf[t.off + 3]
+                if (qsp, qdp) != (sp, dp):
+                    return
+            if self.annotate:
+                packet.annotate("icmp.quoted_frame", frame)
+            self.counts["icmp_error"] = self.counts.get("icmp_error", 0) + 1
+            return
+        # an ICMP message of its own is remembered too (it may be quoted back)
+        if net.proto.name == "ip" and net.v is not None:
+            self._remember(packet, net, ts)
+
+    # -- UDP -------------------------------------------------------------------------
+    def _udp(self, packet, layer, net, rest, ts):
+        if layer.v is None:
+            return
+        src, dst = _addr(net, "src"), _addr(net, "dst")
+        sp, dp = layer.get("srcport"), layer.get("dstport")
+        app = rest[0] if rest and rest[0].parent is layer else None
+        aname = app.proto.name if app is not None else None
+        if aname == "dns" and app.status != "malformed":
+            qid = app.get("id")
+            if app.get("flags.response"):
+                hit = self.dns.pop((dst, dp, src, sp, qid), ts)
+                if hit is not None:
+                    self._pair(packet, "dns", "dns.response_to", "dns.time", hit, ts)
+            else:
+                self.dns.put((src, sp, dst, dp, qid), packet.number, ts)
+            return
+        if aname == "radius" and app.status != "malformed":
+            code, rid = int(app.get("code")), app.get("id")
+            fam = _RADIUS_REQ.get(code)
+            if fam is not None:
+                self.radius.put((src, sp, dst, dp, rid, fam), packet.number, ts)
+                return
+            fam = _RADIUS_RSP.get(code)
+            if fam is not None:
+                hit = self.radius.pop((dst, dp, src, sp, rid, fam), ts)
+                if hit is not None:
+                    self._pair(packet, "radius", "radius.reqframe", "radius.time", hit, ts)
+            return
+        # generic request / next reply
+        if (src, sp) < (dst, dp):
+            key, d = (src, sp, dst, dp), 0
+        else:
+            key, d = (dst, dp, src, sp), 1
+        hit = self.udp.get(key, ts)
+        if hit is not None and hit[1][0] != d:
+            self._pair(packet, "udp", "udp.response_to", "udp.time", (hit[0], hit[1][1]), ts)
+        self.udp.put(key, (d, packet.number), ts)
+
+    # -- TCP: FTP and HTTP -----------------------------------------------------------------
+    def _tcp(self, packet, layer, net, rest, ts):
+        app = rest[0] if rest and rest[0].parent is layer else None
+        if app is None or layer.v is None:
+            return
+        aname = app.proto.name
+        if aname not in ("ftp", "http"):
+            return
+        src, dst = _addr(net, "src"), _addr(net, "dst")
+        sp, dp = layer.get("srcport"), layer.get("dstport")
+        if aname == "ftp":
+            if app.get("request"):
+                q = self._queue((aname, src, sp, dst, dp), ts, True)
+                q.append((ts, packet.number))
+            elif app.get("response"):
+                q = self._queue((aname, dst, dp, src, sp), ts, False)
+                if q:
+                    codes = app.get_all("response.code")
+                    code = codes[0] if codes else None
+                    if code is not None and 100 <= code < 200:
+                        self._pair(packet, "ftp", "ftp.response_to", "ftp.time", q[0], ts)
+                    else:
+                        self._pair(packet, "ftp", "ftp.response_to", "ftp.time", q.popleft(), ts)
+            return
+        # http
+        if app.get("request"):
+            q = self._queue((aname, src, sp, dst, dp), ts, True)
+            q.append((ts, packet.number))
+        elif app.get("response"):
+            q = self._queue((aname, dst, dp, src, sp), ts, False)
+            if q:
+                code = app.get("response.code")
+                if code is not None and 100 <= code < 200 and code != 101:
+                    self._pair(packet, "http", "http.request_in", "http.time", q[0], ts)
+                else:
+                    self._pair(packet, "http", "http.request_in", "http.time", q.popleft(), ts)
+
+    def _queue(self, key, ts, create):
+        hit = self.streams.get(key, ts)
+        if hit is None:
+            q = deque(maxlen=64)
+            if create:
+                self.streams.put(key, q, ts)
+            return q
+        q = hit[1]
+        self.streams.put(key, q, ts)        # refresh its expiry
+        return q
+
+    def state_size(self) -> int:
+        return sum(len(t) for t in (self.dns, self.icmp, self.radius, self.udp, self.quotes, self.streams))
+
+
+register_fields()
