@@ -34,7 +34,7 @@ PROTOCOL = Protocol(
     destination="dst",
     column="Ethernet",
     virtual=[
-        Virtual("addr", "Source or destination address", either=("src", "dst")),
+        Virtual("addr", "Destination or source address (header order, as Wireshark)", either=("dst", "src")),
         Virtual("src.oui_resolved", "Vendor of the source address (IEEE OUI registry)", of="src", fn=vendor),
         Virtual("dst.oui_resolved", "Vendor of the destination address (IEEE OUI registry)", of="dst", fn=vendor),
     ],

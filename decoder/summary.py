@@ -1,0 +1,80 @@
+"""The packet list: one tshark-style summary line per packet.
+
+``    1   0.000000 192.0.2.1 → 198.51.100.2 TCP 66 2826 → 80 [SYN] Seq=0 ...`` — No. and
+Time right-aligned (widths 5 and 10), Source right-aligned and Destination left-aligned
+in 12 columns, as tshark prints them.
+"""
+from __future__ import annotations
+
+from decoder.fieldfmt import tshark_text
+from decoder.fields import ns_text
+
+OK = "ok"
+
+
+def _visible(pkt):
+    """Layers that speak for the packet: a datagram quoted inside ICMP does not."""
+    return [layer for layer in pkt.layers if not layer.quoted]
+
+
+def info_layer(pkt):
+    """The layer whose summary is the Info column: the top-most one outside a quoted
+    datagram; if it is cut before even its fixed header, its parent says more."""
+    layers = _visible(pkt)
+    if not layers:
+        return None
+    top = layers[-1]
+    if top.v is None and top.status != OK and len(layers) > 1:
+        return layers[-2]
+    return top
+
+
+def addresses(pkt):
+    """(Source, Destination) from the top-most layer that declares them."""
+    for layer in reversed(_visible(pkt)):
+        p = layer.proto
+        if p.source and p.destination:
+            src, dst = layer.get(p.source), layer.get(p.destination)
+            if src is not None or dst is not None:    # a cut header may give only one
+                return ("" if src is None else str(src)), ("" if dst is None else str(dst))
+    return "", ""
+
+
+def problem(pkt) -> str:
+    """`` [Malformed: why]`` / `` [Truncated]`` for the first damaged layer, else ``""``."""
+    for layer in _visible(pkt):
+        if layer.status == "malformed":
+            return f" [Malformed: {layer.error}]"
+        if layer.status == "truncated":
+            return " [Truncated]"
+    return ""
+
+
+def columns(pkt, clock) -> dict:
+    """The packet-list columns by tshark's titles (``_ws.col.<title>`` fields)."""
+    frame = pkt.frame
+    layers = _visible(pkt)
+    src, dst = addresses(pkt)
+    shown = info_layer(pkt)
+    if shown is None:
+        proto, info = "DATA", f"link type {frame.linktype}: no spec decodes it"
+    else:
+        proto = layers[-1].proto.column
+        info = shown.summary() if shown.v is not None else ""   # no summary from a stub
+    info = tshark_text((info + problem(pkt)).lstrip(" "))     # one line per packet, always
+    return {
+        "No.": str(pkt.number),
+        "Time": ns_text(frame.ts_ns - clock.first, 6),
+        "Source": src,
+        "Destination": dst,
+        "Protocol": proto,
+        "Length": str(frame.orig_len),
+        "Info": info,
+    }
+
+
+def summary_line(pkt, clock) -> str:
+    c = columns(pkt, clock)
+    arrow = "→" if c["Source"] or c["Destination"] else " "
+    return (f"{c['No.']:>5} {c['Time']:>10} {c['Source']:>12} {arrow} {c['Destination']:<12} "
+            f"{c['Protocol']} {c['Length']} {c['Info']}")
