@@ -1,6 +1,7 @@
 """Internet checksums (RFC 1071) and the rules that say what each protocol's checksum covers."""
 from __future__ import annotations
 
+import ipaddress
 import struct
 from dataclasses import dataclass
 
@@ -25,12 +26,40 @@ def network_layer(layer):
     return parent
 
 
-def pseudo_header(parent, proto_number: int, length: int) -> bytes:
+def pseudo_header(parent, proto_number: int, length: int, final_dst: str | None = None) -> bytes:
     """IPv4 (RFC 793 §3.1) or IPv6 (RFC 8200 §8.1) pseudo-header for a transport checksum."""
     raw = parent.raw_field
     if parent.proto.name == "ipv6":
-        return raw("src") + raw("dst") + struct.pack("!IxxxB", length, proto_number)
+        dst = ipaddress.IPv6Address(final_dst).packed if final_dst else raw("dst")
+        return raw("src") + dst + struct.pack("!IxxxB", length, proto_number)
     return raw("src") + raw("dst") + struct.pack("!xBH", proto_number, length)
+
+
+def final_destination(layer):
+    """RFC 8200 §8.1: behind an IPv6 Routing header with segments left the pseudo-header
+    carries the final destination (the routing header's virtual ``final_dst``), not ``ipv6.dst``."""
+    parent = layer.parent
+    while parent is not None and parent.proto.name not in ("ip", "ipv6"):
+        if parent.proto.name == "ipv6.routing":
+            return parent.get("final_dst")
+        parent = parent.parent
+    return None
+
+
+def fragmented(layer) -> bool:
+    """Whether the layer lies in one fragment of a larger datagram (IPv4 MF or offset, IPv6
+    Fragment header): its checksum cannot be verified without reassembly (as Wireshark)."""
+    parent = layer.parent
+    while parent is not None:
+        name = parent.proto.name
+        if name == "ip":
+            return bool(parent.get("flags.mf") or parent.get("frag_offset"))
+        if name == "ipv6":
+            return False
+        if name == "ipv6.fraghdr" and (parent.get("more") or parent.get("offset")):
+            return True
+        parent = parent.parent
+    return False
 
 
 @dataclass(frozen=True)
@@ -42,6 +71,8 @@ class ChecksumRule:
     :param covers: ``"header"`` (IPv4) or ``"layer"`` (header and payload: ICMP, TCP, UDP)
     :param pseudo: IP protocol number for the pseudo-header, or None
     :param zero_means_absent: UDP over IPv4 (RFC 768): zero means no checksum was sent
+    :param verify_quoted: False: a copy quoted inside an ICMP error is left unverified (ICMP
+        messages: the quote may be padded or overlaid by RFC 4884 extensions; as Wireshark)
     """
 
     field: str
@@ -49,11 +80,13 @@ class ChecksumRule:
     covers: str = "layer"
     pseudo: int | None = None
     zero_means_absent: bool = False
+    verify_quoted: bool = True
 
     def covered(self, layer) -> tuple[bytes, bool]:
         """The octets the checksum covers, and whether all of them were captured."""
         end = layer.off + layer.hlen if self.covers == "header" else layer.end
-        complete = end <= len(layer.buf) and not (self.covers != "header" and layer.cut)
+        complete = end <= len(layer.buf) and not (self.covers != "header" and layer.cut) \
+            and layer.status != "truncated"
         data = bytes(layer.buf[layer.off:end])
         return data, complete
 
@@ -64,7 +97,7 @@ class ChecksumRule:
         initial = 0
         net = network_layer(layer) if self.pseudo is not None else None
         if net is not None:
-            ph = pseudo_header(net, self.pseudo, len(data))
+            ph = pseudo_header(net, self.pseudo, len(data), final_destination(layer))
             initial = sum(struct.unpack(f"!{len(ph) // 2}H", ph))
         value = internet_checksum(blank, initial)
         if self.zero_means_absent and value == 0:
@@ -80,7 +113,8 @@ class ChecksumRule:
         if self.zero_means_absent and sent == 0 and (net is None or net.proto.name == "ip"):
             return NOT_PRESENT, None
         data, complete = self.covered(layer)
-        if not complete:
+        if not complete or (self.covers != "header" and fragmented(layer)) or \
+                (layer.quoted and not self.verify_quoted):
             return UNVERIFIED, None
         expected = self.compute(layer, data)
         return (GOOD if expected == sent else BAD), expected

@@ -4,7 +4,7 @@ from __future__ import annotations
 from construct import Container
 
 from decoder.checksum import UNVERIFIED
-from decoder.fastpath import Malformed, Truncated
+from decoder.fastpath import Decline, Malformed, Truncated
 
 OK, TRUNCATED, MALFORMED = "ok", "truncated", "malformed"
 
@@ -66,18 +66,33 @@ class Layer:
 
     def _parse_full(self, spans=False):
         rec = [] if spans else None
-        end = self.off + self.hlen if self.status == OK else len(self.buf)
+        # bounded by the layer's end, not the header's: a Peek may look past its header
+        # (raw IP reads the version nibble of a header it leaves to ip/ipv6), as in head()
+        end = self.end if self.status == OK else len(self.buf)
         try:
             self._value, _ = self.proto.full(self.buf, self.off, end, rec)
-        except (Truncated, Malformed):
+        except (Truncated, Malformed) as e:
+            if rec is None:         # the fields completed before the failure come from the spans
+                rec = []
+                try:
+                    self.proto.full(self.buf, self.off, end, rec)
+                except (Truncated, Malformed):
+                    pass
             self._value = self._partial_value(rec)
+            if self.status == OK:   # head() decoded the prefix, the rest (options) does not parse
+                self.status = MALFORMED
+                self.error = f"{self.proto.name}: " + (str(e) or "header runs past its end")
         if spans:
             self._spans = rec
 
     def _partial_value(self, rec):
-        """What a truncated or malformed header still gives: the prefix fields that fit."""
+        """What a truncated or malformed header still gives: the prefix fields that fit, then
+        the top-level fields after the prefix that the full parser completed before it
+        stopped (``rec``: its spans; the first unfilled slot is where it stopped)."""
         value = Container()
+        done = []
         if rec is not None:
+            done = rec[:rec.index(None)] if None in rec else list(rec)
             rec.clear()
         pre = self.proto.prefix
         v = self.v if self.v is not None else pre.partial(self.buf, self.off)
@@ -88,18 +103,31 @@ class Layer:
             if rec is not None:
                 rec.append((0 if f.bit is None else 1, f.name, self.off + f.offset, f.size,
                             value[f.name], f.bit or f.node))
+        members, keep = 0, False
+        for entry in done:
+            if entry[0] == 0:
+                members += 1
+                keep = members > len(pre.items)
+                if keep:
+                    value[entry[1]] = entry[4]
+            if keep and rec is not None:
+                rec.append(entry)
         return value
 
     def flat(self) -> dict[str, list]:
         if self._flat is None:
             flat = flatten(self.value)
+            self._flat = flat      # rule.status() calls get(), which must not recurse into flat()
             for rule in self.proto.checksums:
                 status, expected = rule.status(self)
                 flat[f"{rule.field}.status"] = [status]
                 if expected is not None:
                     flat[f"{rule.field}_calculated"] = [expected]
             for virt in self.proto.virtual:
-                if virt.fn is not None:
+                if virt.fn is not None and virt.of is None:   # fn(layer), may use get() on it
+                    vals = virt.fn(self)
+                    vals = [] if vals is None else vals if isinstance(vals, list) else [vals]
+                elif virt.fn is not None:
                     vals = [virt.fn(x) for x in flat.get(virt.of, ())]
                     vals = [x for x in vals if x is not None]
                 else:
@@ -176,11 +204,13 @@ class Packet:
             return self.extra[name]
         out = []
         for layer in self.layers:
-            pname = layer.proto.name
-            if name.startswith(pname) and name[len(pname):len(pname) + 1] == ".":
-                out += layer.get_all(name[len(pname) + 1:])
-            elif name == pname:
+            pname = layer.proto.namespace
+            if name == layer.proto.name:
                 out.append(True)
+            elif name in layer.proto.alias_of:
+                out += layer.get_all(layer.proto.alias_of[name])
+            elif name.startswith(pname) and name[len(pname):len(pname) + 1] == ".":
+                out += layer.get_all(name[len(pname) + 1:])
         return out
 
     def layer(self, name):
@@ -224,19 +254,32 @@ class Decoder:
         self.linktypes = registry.tables.get("linktype", {})
 
     def decode(self, frame, number=0) -> Packet:
+        return self._decode(frame, self.linktypes.get(frame.linktype), number)
+
+    def decode_from(self, proto, data, number=0, orig_len=None) -> Packet:
+        """Decode ``data`` as if it began with protocol ``proto`` (a name or Protocol),
+        whatever link type carried it; ``orig_len`` above ``len(data)`` marks it cut short."""
+        from decoder.capture import Frame
+        if isinstance(proto, str):
+            proto = self.registry.protocols[proto]
+        data = bytes(data)
+        return self._decode(Frame(data, -1, 0, len(data) if orig_len is None else orig_len), proto, number)
+
+    def _decode(self, frame, proto, number) -> Packet:
         buf = frame.data
         end = len(buf)
         cut = frame.orig_len > end
-        proto = self.linktypes.get(frame.linktype)
         layers = []
         off = 0
         parent = None
         quoted = False
         while proto is not None and (off < end or not layers):
             pre = proto.prefix
+            # a message that continues in the next segment is cut short, like a capture
+            short = cut or quoted or (parent is not None and parent.cut and parent.proto.segmented)
             if end - off < pre.size:
                 layer = Layer(proto, buf, off, end - off, end, None, parent)
-                layer.status = TRUNCATED if (cut or quoted) else MALFORMED
+                layer.status = TRUNCATED if short else MALFORMED
                 layer.error = f"{proto.name}: header needs {pre.size} octets, {end - off} present"
                 layer.quoted = quoted
                 layers.append(layer)
@@ -245,8 +288,10 @@ class Decoder:
             try:
                 v, hlen, pend, child, value = proto.head(buf, off, end)
             except (Truncated, Malformed) as e:
+                if isinstance(e, Decline) and layers:
+                    break       # not this protocol after all: the octets stay undecoded data
                 layer = Layer(proto, buf, off, end - off, end, proto.prefix.struct.unpack_from(buf, off), parent)
-                layer.status = TRUNCATED if isinstance(e, Truncated) and (cut or quoted) else MALFORMED
+                layer.status = TRUNCATED if isinstance(e, Truncated) and short else MALFORMED
                 layer.error = f"{proto.name}: " + (str(e) or "header runs past the captured octets")
                 layer.quoted = quoted
                 layers.append(layer)
@@ -271,6 +316,8 @@ class Decoder:
                 layer.cut = True
                 pend = end
                 layer.end = end
+            elif proto.payload_length is None and parent is not None and parent.cut:
+                layer.cut = True           # its payload runs to its parent's, which was cut
             off += hlen
             end = pend
             parent = layer

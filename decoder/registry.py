@@ -83,14 +83,15 @@ def layout_fields(layout):
             if inner.end:
                 out.append((inner.padding, None, None))
         elif isinstance(inner, C.Switch):
+            # a named Switch of plain fields is that field ("protocol": 1 or 2 octets)
             for case in list(inner.cases.values()) + [inner.default]:
-                walk(case)
+                walk(case, name)
         elif isinstance(inner, C.IfThenElse):
-            walk(inner.thensubcon)
-            walk(inner.elsesubcon)
-        elif isinstance(inner, (C.FixedSized, C.GreedyRange, C.Array)):
+            walk(inner.thensubcon, name)
+            walk(inner.elsesubcon, name)
+        elif isinstance(inner, (C.FixedSized, C.GreedyRange, C.Array, C.Peek)):
             walk(inner.subcon, name)
-        elif name:
+        elif name and not name.startswith("_"):   # "_x": internal (a Peek read ahead)
             out.append((name, sc, None))
 
     walk(layout)
@@ -107,6 +108,7 @@ class Registry:
         self.protocols: dict[str, Protocol] = {}
         self.tables: dict[str, dict[int, Protocol]] = {}
         self.fields: dict[str, tuple[Protocol, str]] = {}
+        self.field_owners: dict[str, list[tuple[Protocol, str]]] = {}
 
     @classmethod
     def default(cls, extra_dirs=()):
@@ -138,7 +140,13 @@ class Registry:
         for p in self.protocols.values():
             compile_protocol(p, self)
             for rel in p.field_names:
-                self.fields[f"{p.name}.{rel}"] = (p, rel)
+                # a name may belong to several protocols of one namespace (ipv6.opt.type in
+                # hop-by-hop and destination options): resolve() gives the first
+                self.field_owners.setdefault(f"{p.namespace}.{rel}", []).append((p, rel))
+                self.fields.setdefault(f"{p.namespace}.{rel}", (p, rel))
+            for rel, full in p.aliases.items():     # Wireshark's name outside the namespace
+                self.field_owners.setdefault(full, []).append((p, rel))
+                self.fields.setdefault(full, (p, rel))
         return self
 
     def resolve(self, name: str):
@@ -149,6 +157,13 @@ class Registry:
         if name in self.protocols:
             return self.protocols[name], ""
         return None
+
+    def resolve_all(self, name: str) -> list:
+        """Every ``(protocol, relative name)`` a full field name can come from."""
+        if name in self.field_owners:
+            return list(self.field_owners[name])
+        hit = self.resolve(name)
+        return [hit] if hit else []
 
 
 def compile_protocol(p: Protocol, reg: Registry):
@@ -168,11 +183,14 @@ def compile_protocol(p: Protocol, reg: Registry):
     env["full"] = p.full
     env["_flat_get"] = _flat_get
     needs_full = []
+    direct = _direct_fields(p.layout)
 
     def resolve(name):
         if name in prefix.by_name:
             return prefix.source(name)
         needs_full.append(name)
+        if name in direct:          # a plain top-level field: no search through the value
+            return f"value[{name!r}]"
         return f"_flat_get(value, {name!r})"
 
     getters = {}
@@ -196,7 +214,7 @@ def compile_protocol(p: Protocol, reg: Registry):
                   else f"_first(T{i}, {', '.join(keys)})")
         dispatch_lines.append(f"    if child is None and {cond}:\n        child = {lookup}")
     env["_first"] = _first_match
-    if needs_full or hlen is None:
+    if needs_full or hlen is None or p.strict:
         body.append("    value, hend = full(buf, off, end)")
         if hlen is None:
             hlen = "hend - off"
@@ -218,6 +236,12 @@ def compile_protocol(p: Protocol, reg: Registry):
 
 
 def _first_match(table, *keys):
+    if len(keys) == 2:                 # source and destination port: the hot case, no sort
+        a, b = keys
+        if b < a:
+            a, b = b, a
+        hit = table.get(a)
+        return hit if hit is not None else table.get(b)
     for k in sorted(keys):
         hit = table.get(k)
         if hit is not None:
@@ -225,10 +249,59 @@ def _first_match(table, *keys):
     return None
 
 
+def _direct_fields(layout) -> set[str]:
+    """Top-level fields of a layout that a parse always holds as one plain value, with no
+    field of the same name before them: ``value[name]`` is then ``flatten(value)[name][0]``."""
+    direct, before = set(), set()
+    for sc in getattr(layout, "subcons", ()):
+        names = [n for n, _, _ in layout_fields(C.Struct(sc))] if sc.name else []
+        if sc.name and names == [sc.name] and sc.name not in before and _plain(sc):
+            direct.add(sc.name)
+        before.update(names)
+    return direct
+
+
+def _plain(sc) -> bool:
+    """The node parses to one plain value (not a container or list), whatever branch."""
+    inner = fastpath.unwrap(sc)
+    if isinstance(inner, C.Switch):
+        return all(_plain(c) for c in list(inner.cases.values()) + [inner.default])
+    if isinstance(inner, C.IfThenElse):
+        return _plain(inner.thensubcon) and _plain(inner.elsesubcon)
+    if isinstance(inner, C.FixedSized):
+        return _plain(inner.subcon)
+    return not isinstance(inner, (C.Struct, C.GreedyRange, C.Array, C.Sequence, TLV, BitFields))
+
+
+_MISSING = object()
+
+
 def _flat_get(value, name):
-    from decoder.packet import flatten
-    vals = flatten(value).get(name)
-    return vals[0] if vals else None
+    """The first value of field ``name`` in a parsed header: ``flatten(value)[name][0]``,
+    found depth-first without flattening everything (a dispatch key read on every frame)."""
+    found = _find(value, name)
+    return None if found is _MISSING else found
+
+
+def _find(value, name):
+    for k, v in value.items():
+        if k.startswith("_"):
+            continue
+        if isinstance(v, dict):
+            found = _find(v, name)
+            if found is not _MISSING:
+                return found
+        elif isinstance(v, list):
+            for item in v:
+                if isinstance(item, dict):
+                    found = _find(item, name)
+                    if found is not _MISSING:
+                        return found
+                elif k == name:
+                    return item
+        elif k == name:
+            return v
+    return _MISSING
 
 
 def _header_length_source(prefix, resolve):
