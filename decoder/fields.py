@@ -255,6 +255,10 @@ class FieldsWriter:
         protocols_cols = self.protocols_cols
         want_protos = bool(protocols_cols)
         ethertype_protos = self.ethertype_protos
+        # descend only while a requested field can still lie ahead: ip.src and tcp.srcport
+        # need no HTTP or DNS decode (frame.protocols needs every layer)
+        useful = reachable_wanted(self.reg, set(exts)) if not want_protos else \
+            dict.fromkeys(self.reg.protocols, True)
         sep, quote = self.sep, self.quote
         row = self.row
         append = lines.append
@@ -272,7 +276,7 @@ class FieldsWriter:
             first = True
             # the clean path of Decoder._decode: a layer per protocol while octets remain
             # (the first always); anything unusual goes to the decoder itself below
-            while proto is not None and (off < end or first):
+            while proto is not None and (off < end or first) and useful[proto.name]:
                 first = False
                 size, head, ext = steps[proto.name]
                 if end - off < size:
@@ -316,3 +320,24 @@ class FieldsWriter:
                 write("\n".join(lines) + "\n")
                 lines.clear()
         return n
+
+
+def reachable_wanted(reg, wanted: set[str]) -> dict[str, bool]:
+    """Per protocol: whether it, or any protocol its dispatch tables can lead to
+    (transitively), is one of ``wanted``."""
+    children = {name: {c.name for d in p.dispatch for c in reg.tables.get(d.table, {}).values()}
+                for name, p in reg.protocols.items()}
+    memo: dict[str, bool] = {}
+
+    def visit(name, path):
+        if name in memo:
+            return memo[name]
+        if name in wanted:
+            memo[name] = True
+            return True
+        hit = any(visit(c, path | {name}) for c in children[name] if c not in path)
+        if not path:
+            memo[name] = hit
+        return hit
+
+    return {name: visit(name, frozenset()) for name in reg.protocols}
