@@ -13,7 +13,7 @@ project = "protospec"
 author = "the protospec authors"
 copyright = "the protospec authors"
 
-extensions = ["decoder.reference"]
+extensions = ["decoder.reference", "decoder.rulecat"]
 protospec_reference_dir = "reference"   # generated, git-ignored
 protospec_spec_dirs = []                # more spec directories (``protospec docs --specs DIR``)
 
