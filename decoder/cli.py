@@ -9,6 +9,7 @@
     protospec decode FILE -T fields -e ip.src -e tcp.srcport [-E separator=,] [-E occurrence=f]
     protospec decode FILE -Y 'tcp.port == 80'  # only the packets a display filter matches
     protospec fields [PATTERN]                 # list the field names -e accepts
+    protospec docs [--specs DIR] [-o OUT]      # build the HTML documentation (Sphinx)
 
 FILE is a pcap or pcapng capture, gzip-compressed or not, or ``-`` for standard input.
 ``-c N`` stops after N packets; ``-l`` flushes after every packet (output is written in
@@ -83,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     from expert.stats import add_arguments as stats_arguments
     stats_arguments(sub.add_parser("stats", help="statistics: hierarchy, conversations, endpoints, ART, io",
                                    description="tshark -z like statistics (see expert/stats.py)."))
+    o = sub.add_parser("docs", help="build the HTML documentation (decode reference, rules, guides)",
+                       description="Build the HTML documentation with Sphinx (warnings are errors). With "
+                                   "--specs, only the decode reference, including the protocols of DIR.")
+    o.add_argument("--specs", action="append", default=[], metavar="DIR",
+                   help="also document the spec modules in DIR (repeatable; builds the decode reference only)")
+    o.add_argument("-o", dest="out", default=os.path.join("docs", "_build", "html"), metavar="OUT",
+                   help="output directory (default docs/_build/html)")
     return ap
 
 
@@ -340,6 +348,11 @@ def main(argv=None) -> int:
             if args.command == "stats":
                 import expert.stats
                 return expert.stats.main(args, out)
+            if args.command == "docs":
+                from decoder.reference import build_docs
+                path = build_docs(args.out, extra_spec_dirs=args.specs or (), reference_only=bool(args.specs))
+                print(f"documentation written to {path}", file=out)
+                return 0
             return list_fields(args, out)
         finally:
             out.flush()
