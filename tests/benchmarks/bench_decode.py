@@ -220,7 +220,8 @@ def main():
     print(f"python {sys.version.split()[0]}")
     results = {}
     for name in args.only or CONTENDERS:
-        limit = CONTENDERS[name][2] or count
+        extra = CONTENDERS[name][2]
+        limit = extra if isinstance(extra, int) else count
         r = measure(name, path)
         if r is None:
             print(f"{name:28s}  skipped (not available or failed)")
