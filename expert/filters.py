@@ -61,6 +61,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lexer import PatternStr
 
 from decoder import fastpath
+from decoder.fields import Clock
 from specs._fields import BitFields, IPv4Address, IPv6Address, MacAddress, Named
 
 __all__ = ["FilterError", "Filter", "Compiler", "compile_filter", "parse", "register_extra_fields",
@@ -513,22 +514,6 @@ def _proto_getter(name, layers=None):
     return get
 
 
-class _Clock:
-    """First and previous frame timestamps (same protocol as ``decoder.fields.Clock``)."""
-
-    __slots__ = ("first", "prev", "cur")
-
-    def __init__(self):
-        self.first = self.prev = self.cur = None
-
-    def tick(self, ts: int) -> None:
-        if self.first is None:
-            self.first = self.prev = ts
-        else:
-            self.prev = self.cur
-        self.cur = ts
-
-
 def _frame_getter(name, clock, registry):
     def extra_first(fn):
         def get(pkt):
@@ -583,7 +568,7 @@ def _frame_getter(name, clock, registry):
 def _resolve(registry, name, clock, layers=None) -> Field | None:
     """The :class:`Field` for a full name (no scope prefix), or None when unknown."""
     if clock is None:
-        clock = _Clock()
+        clock = Clock()
     owners = [o for o in _owners(registry, name) if o[1] != ""] if (
         name in registry.fields or name in getattr(registry, "field_owners", ())) else []
     if owners:
@@ -1042,7 +1027,7 @@ class Compiler:
         self.scopes = dict(scopes or {})
         self.default_scope = default_scope
         self.own_clock = clock is None
-        self.clock = clock if clock is not None else _Clock()
+        self.clock = clock if clock is not None else Clock()
         self.fields: set[str] = set()
         self.uses_clock = False
 
