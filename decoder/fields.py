@@ -327,17 +327,13 @@ def reachable_wanted(reg, wanted: set[str]) -> dict[str, bool]:
     (transitively), is one of ``wanted``."""
     children = {name: {c.name for d in p.dispatch for c in reg.tables.get(d.table, {}).values()}
                 for name, p in reg.protocols.items()}
-    memo: dict[str, bool] = {}
-
-    def visit(name, path):
-        if name in memo:
-            return memo[name]
-        if name in wanted:
-            memo[name] = True
-            return True
-        hit = any(visit(c, path | {name}) for c in children[name] if c not in path)
-        if not path:
-            memo[name] = hit
-        return hit
-
-    return {name: visit(name, frozenset()) for name in reg.protocols}
+    out = {}
+    for start in reg.protocols:
+        seen, todo = {start}, [start]
+        while todo:
+            for child in children[todo.pop()]:
+                if child not in seen:
+                    seen.add(child)
+                    todo.append(child)
+        out[start] = not seen.isdisjoint(wanted)
+    return out
