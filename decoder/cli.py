@@ -176,14 +176,18 @@ def decode(args, out) -> int:
         raise UsageError("-c needs a count of 0 or more")
 
     reg = Registry.default(extra_dirs=args.specs)
-    decoder = Decoder(reg)
+    stages = AnalysisStages()
     writer = None
     if fmt == "fields":
         try:
-            writer = FieldsWriter(reg, args.fields, **_field_options(args))
+            writer = FieldsWriter(reg, args.fields, annotations=stages.fields, **_field_options(args))
         except FieldError as e:
             raise UsageError(str(e)) from None
     flt = _display_filter(args, reg)
+    wanted = set(args.fields or ()) | set(flt.fields if flt is not None else ())
+    if fmt != "fields":
+        wanted.add("tcp.analysis.flags")      # the Info column shows [TCP Retransmission] ...
+    decoder = stages.decoder(Decoder(reg), wanted)
 
     source, progress = _open_input(args.file, not args.no_progress)
     tick = progress.tick if progress is not None else None
@@ -211,6 +215,38 @@ def decode(args, out) -> int:
         if source is not args.file:
             source.close()
     return 0
+
+
+class AnalysisStages:
+    """The analysis that fields such as ``tcp.stream``, ``tcp.analysis.retransmission`` or
+    ``dns.time`` need: run over the decoded packets only when a ``-e`` field or the ``-Y``
+    filter asks for one of them (tshark always runs it; it costs a few µs a packet)."""
+
+    def __init__(self):
+        from expert import pairing, radius_check, tcp_analysis
+        radius_check.register_fields()
+        self.groups = [(set(tcp_analysis.ANALYSIS_FIELDS), tcp_analysis.Analysis),
+                       (set(pairing.PAIRING_FIELDS), pairing.Pairing)]
+        self.fields = set().union(*(names for names, _ in self.groups))
+
+    def decoder(self, decoder, wanted: set):
+        """``decoder`` itself, or a wrapper whose ``decode`` also runs the stages needed."""
+        stages = [make() for names, make in self.groups if names & wanted]
+        if not stages:
+            return decoder
+        return _AnalysingDecoder(decoder, [s.process for s in stages])
+
+
+class _AnalysingDecoder:
+    def __init__(self, decoder, steps):
+        self.inner, self.steps = decoder, steps
+        self.registry, self.linktypes = decoder.registry, decoder.linktypes
+
+    def decode(self, frame, number=0):
+        pkt = self.inner.decode(frame, number)
+        for step in self.steps:
+            step(pkt)
+        return pkt
 
 
 def _display_filter(args, reg):

@@ -145,6 +145,12 @@ def format_value(code: str, value) -> str:
     if value is None:
         return ""
     c = code[0]
+    if c == "A":                      # an analysis annotation (tcp.analysis.*, tcp.stream ...)
+        if value is True:
+            return "1"                # FT_NONE labels: present
+        if isinstance(value, float):
+            return "%.9f" % value     # FT_RELATIVE_TIME
+        return str(int(value)) if isinstance(value, int) else str(value)
     if c == "d":
         n = _as_int(value)
         return str(value) if n is None else "%d" % n

@@ -104,7 +104,7 @@ class FieldsWriter:
     """Formats ``-T fields`` rows; :meth:`run` streams a whole capture."""
 
     def __init__(self, reg, names, separator="\t", occurrence="a", aggregator=",",
-                 quote="", header=False):
+                 quote="", header=False, annotations=()):
         if occurrence not in ("a", "f", "l"):
             raise FieldError(f"bad occurrence {occurrence!r}: use f, l or a")
         self.reg, self.names = reg, list(names)
@@ -120,6 +120,10 @@ class FieldsWriter:
                 continue
             if name in COLUMN_FIELDS:
                 self.cols.append(("col", name, None))
+                fast = False
+                continue
+            if name in annotations and name not in reg.fields:
+                self.cols.append(("field", name, "A"))     # set by analysis stages
                 fast = False
                 continue
             if name in reg.protocols and name not in reg.fields:

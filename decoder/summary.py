@@ -61,7 +61,7 @@ def columns(pkt, clock) -> dict:
     else:
         proto = layers[-1].proto.column
         info = shown.summary() if shown.v is not None else ""   # no summary from a stub
-    info = tshark_text((info + problem(pkt)).lstrip(" "))     # one line per packet, always
+    info = tshark_text((analysis_labels(pkt) + info + problem(pkt)).lstrip(" "))  # one line, always
     return {
         "No.": str(pkt.number),
         "Time": ns_text(frame.ts_ns - clock.first, 6),
@@ -71,6 +71,40 @@ def columns(pkt, clock) -> dict:
         "Length": str(frame.orig_len),
         "Info": info,
     }
+
+
+#: Wireshark's Info labels for the TCP analysis flags, in the order it shows them
+ANALYSIS_LABELS = (
+    ("tcp.analysis.reused_ports", "TCP Port numbers reused"),
+    ("tcp.analysis.lost_segment", "TCP Previous segment not captured"),
+    ("tcp.analysis.ack_lost_segment", "TCP ACKed unseen segment"),
+    ("tcp.analysis.spurious_retransmission", "TCP Spurious Retransmission"),
+    ("tcp.analysis.fast_retransmission", "TCP Fast Retransmission"),
+    ("tcp.analysis.retransmission", "TCP Retransmission"),
+    ("tcp.analysis.out_of_order", "TCP Out-Of-Order"),
+    ("tcp.analysis.keep_alive", "TCP Keep-Alive"),
+    ("tcp.analysis.keep_alive_ack", "TCP Keep-Alive ACK"),
+    ("tcp.analysis.zero_window_probe", "TCP ZeroWindowProbe"),
+    ("tcp.analysis.zero_window_probe_ack", "TCP ZeroWindowProbeAck"),
+    ("tcp.analysis.window_full", "TCP Window Full"),
+    ("tcp.analysis.zero_window", "TCP ZeroWindow"),
+    ("tcp.analysis.window_update", "TCP Window Update"),
+)
+
+
+def analysis_labels(pkt) -> str:
+    """``[TCP Retransmission] `` and the like, when the TCP analysis annotated the packet."""
+    extra = pkt.extra
+    if not extra or "tcp.analysis.flags" not in extra:
+        return ""
+    out = [f"[{label}] " for name, label in ANALYSIS_LABELS if name in extra]
+    if len(out) > 1 and "[TCP Retransmission] " in out and (
+            "tcp.analysis.fast_retransmission" in extra or "tcp.analysis.spurious_retransmission" in extra):
+        out.remove("[TCP Retransmission] ")          # Wireshark names only the specific kind
+    if "tcp.analysis.duplicate_ack_num" in extra:
+        frame = extra.get("tcp.analysis.duplicate_ack_frame", [""])[0]
+        out.append(f"[TCP Dup ACK {frame}#{extra['tcp.analysis.duplicate_ack_num'][0]}] ")
+    return "".join(out)
 
 
 def summary_line(pkt, clock) -> str:
