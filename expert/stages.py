@@ -1,0 +1,272 @@
+"""The analysis stages the expert engine can run, the packet fields they annotate, and
+which stages a set of rules needs (:func:`needed`): a rule set that reads no
+``tcp.analysis.*`` field does not pay for the TCP analysis.
+
+Stages (all streaming, with bounded state):
+
+* ``conversations`` — :class:`expert.conversations.ConversationTracker`: ``tcp.stream``,
+  ``udp.stream``, relative sequence numbers, conversation records for
+  conversation-scope rules;
+* ``tcp_analysis`` — :class:`expert.tcp_analysis.TcpAnalyzer`: ``tcp.analysis.*`` and
+  the retransmission series (``conv.rtx.*``, ``conv.analysis.*``);
+* ``conv_stats`` — :class:`expert.convstats.ConvStats` per TCP conversation and the
+  server port table (``conv.syn_*``, ``conv.art*``, ``conv.zero_window_*``, ``server.*``);
+* ``checksums`` — :class:`CheckedChecksums`, the offload-aware checksum monitor of
+  :mod:`expert.checksum_offload`, annotating ``tcp.checksum.error`` /
+  ``udp.checksum.error`` (a bad checksum that is a real error: not from a host that
+  offloads checksums, and not holding the partial pseudo-header sum a network card
+  completes — Linux's CHECKSUM_PARTIAL — nor zero) and ``tcp.checksum.offload`` /
+  ``udp.checksum.offload`` (on the packet at which a host was judged to offload);
+* ``ip_checksums`` — :class:`IpChecksums`: the IPv4 header checksum of every (outer)
+  IPv4 header, verified straight from the octets, judged per source host the same way:
+  ``ip.checksum.error`` (bad, from a host that also sends good ones, and not zero) and
+  ``ip.checksum.offload``;
+* ``pairing`` — :class:`expert.pairing.Pairing`: request/response pairing with response
+  times (``dns.time``, ``radius.time``, ``icmp.resptime``, ``http.time`` ... and
+  ``icmp.quoted_frame``), when a rule reads one of its fields;
+* ``icmp_link`` — :class:`IcmpLinker`, when ``icmp.quoted_frame`` is the only pairing
+  field the rules read: the same field (the frame of the IPv4 datagram an ICMP error
+  quotes: same source, destination and IP ID within ``window`` seconds before the
+  error) for a quarter of the cost of the whole pairing stage;
+* ``access`` — :class:`expert.radius_check.AccessCheck`: RADIUS request/response
+  matching (``radius.rspframe``, ``radius.dup`` ...), authenticators when secrets are
+  given, PPP CHAP checks.
+"""
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+
+from expert import convstats, filters
+from expert.checksum_offload import ChecksumMonitor
+
+#: fields the engine's own stages annotate
+ENGINE_FIELDS = {
+    "ip.checksum.error": bool, "tcp.checksum.error": bool, "udp.checksum.error": bool,
+    "ip.checksum.offload": bool, "tcp.checksum.offload": bool, "udp.checksum.offload": bool,
+    "icmp.quoted_frame": int,
+}
+
+_CONV_ANNOTATIONS = {"tcp.stream", "udp.stream", "tcp.seq", "tcp.ack", "tcp.len", "tcp.nxtseq",
+                     "tcp.window_size", "tcp.window_size_scalefactor"}
+
+
+def register() -> None:
+    """Declare every annotated field to the filter language (idempotent)."""
+    from expert import tcp_analysis            # registers ANALYSIS_FIELDS on import
+    from expert import radius_check
+    tcp_analysis.register_fields()
+    radius_check.register_fields()
+    filters.register_extra_fields(ENGINE_FIELDS)
+    filters.register_extra_fields(_pairing_fields())
+
+
+def _pairing_fields() -> dict:
+    try:
+        from expert.pairing import PAIRING_FIELDS
+    except ImportError:        # pragma: no cover - the pairing stage is optional
+        return {}
+    return dict(PAIRING_FIELDS)
+
+
+register()
+
+
+def _access_fields():
+    from expert.radius_check import ACCESS_FIELDS
+    return set(ACCESS_FIELDS)
+
+
+def needed(rules, force_access=False) -> set[str]:
+    """The stages a list of compiled rules needs."""
+    fields = set()
+    conv_scope = False
+    for r in rules:
+        fields |= r.fields
+        if r.scope == "conversation":
+            conv_scope = True
+    out = set()
+    if conv_scope or fields & _CONV_ANNOTATIONS:
+        out.add("conversations")
+    if any(f.startswith("tcp.analysis") for f in fields) or fields & convstats.ANALYSIS_FIELDS:
+        out |= {"conversations", "tcp_analysis"}
+    if fields & convstats.STATS_FIELDS:
+        out |= {"conversations", "conv_stats"}
+    if fields & {"tcp.checksum.error", "udp.checksum.error", "tcp.checksum.offload", "udp.checksum.offload",
+                 "conv.bad_checksums"}:
+        out |= {"conversations", "checksums"}
+    if fields & {"ip.checksum.error", "ip.checksum.offload"}:
+        out.add("ip_checksums")
+    pairing = set(_pairing_fields()) - {"icmp.quoted_frame"}
+    if fields & pairing:
+        out.add("pairing")
+    elif "icmp.quoted_frame" in fields:
+        out.add("icmp_link")
+    if force_access or fields & _access_fields():
+        out.add("access")
+    return out
+
+
+class CheckedChecksums(ChecksumMonitor):
+    """The offload-aware checksum monitor, annotating the packet under way."""
+
+    def __init__(self, settings=None):
+        super().__init__(settings, on_offload=self._offload)
+        self.packet = None
+
+    def check(self, layer, src, proto, frame):
+        bad = super().check(layer, src, proto, frame)
+        if bad and partial_checksum(layer):
+            return False         # the card completes it: offload, not corruption
+        if bad and self.packet is not None:
+            self.packet.annotate(f"{proto}.checksum.error", True)
+        return bad
+
+    def _offload(self, host):
+        if self.packet is not None:
+            self.packet.annotate(f"{host.proto}.checksum.offload", True)
+
+
+def partial_checksum(layer) -> bool:
+    """Whether a TCP/UDP checksum holds what a sender that offloads checksums leaves in
+    it: zero, or the one's-complement sum of the pseudo-header alone (the partial sum the
+    network card completes; Linux's CHECKSUM_PARTIAL)."""
+    from decoder.checksum import network_layer, pseudo_header
+    sent = layer.get("checksum")
+    if sent == 0:
+        return True
+    net = network_layer(layer)
+    if net is None or sent is None:
+        return False
+    proto = 6 if layer.proto.name == "tcp" else 17
+    try:
+        ph = pseudo_header(net, proto, layer.end - layer.off)
+    except (KeyError, TypeError, ValueError):
+        return False
+    total = 0
+    for i in range(0, len(ph), 2):
+        total += ph[i] << 8 | ph[i + 1]
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return sent == total or sent == (~total & 0xFFFF)
+
+
+class _Status:
+    """A layer stand-in for :class:`ChecksumMonitor`: only the checksum status."""
+
+    __slots__ = ("status",)
+
+    def checksum_status(self):
+        return self.status
+
+
+class IpChecksums:
+    """IPv4 header checksums, verified from the header octets and judged per source
+    host by a :class:`ChecksumMonitor` (every header verified: it is cheap)."""
+
+    def __init__(self, probe_packets=16):
+        from expert.checksum_offload import ChecksumSettings
+        self.monitor = ChecksumMonitor(ChecksumSettings(mode="all", probe_packets=probe_packets),
+                                       on_offload=self._offload)
+        self._stand_in = _Status()
+        self.packet = None
+        self._ex = None
+
+    def _offload(self, host):
+        if self.packet is not None:
+            self.packet.annotate("ip.checksum.offload", True)
+
+    def process(self, packet):
+        for layer in packet.layers:
+            if layer.proto.name != "ip":
+                continue
+            if layer.quoted:
+                break
+            v = layer.v
+            buf, off, hlen = layer.buf, layer.off, layer.hlen
+            if v is None or hlen < 20 or hlen > 60 or hlen % 2 or off + hlen > len(buf) or layer.status != "ok":
+                return
+            total = _sum16(buf, off, hlen)
+            sent = buf[off + 10] << 8 | buf[off + 11]
+            src = bytes(buf[off + 12:off + 16])
+            good = total == 0xFFFF
+            if good:
+                h = self.monitor.hosts.get((src, "ip"))
+                if h is not None and h.state == "clean":
+                    h.checked += 1             # all the monitor would do
+                    return
+            st = self._stand_in
+            st.status = "good" if good else "bad"
+            self.packet = packet
+            if self.monitor.check(st, src, "ip", packet.number) and sent != 0:
+                packet.annotate("ip.checksum.error", True)
+            self.packet = None
+            return
+
+
+_WORDS = {n: struct.Struct(f"!{n // 2}H") for n in range(20, 62, 2)}
+
+
+def _sum16(buf, off, n) -> int:
+    """One's-complement sum of the ``n`` octets (``n`` even, 20 to 60) at ``off``."""
+    s = sum(_WORDS[n].unpack_from(buf, off))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+class IcmpLinker:
+    """Remembers recent IPv4 datagrams by (source, destination, IP ID) for ``window``
+    seconds (at most ``limit`` of them, oldest forgotten first) and annotates each ICMP
+    error with the frame of the datagram it quotes (``icmp.quoted_frame``).  An entry is
+    one integer key and one (time, frame) pair in an ordered dict."""
+
+    ERRORS = frozenset((3, 4, 5, 11, 12))
+
+    def __init__(self, window=3.0, limit=100_000):
+        self.window_ns = int(window * 1e9)
+        self.limit = limit
+        self.seen: OrderedDict = OrderedDict()    # (a plain dict slows down when emptied from the front)
+        self._ex = None
+
+    def _key(self, layer):
+        ex = self._ex
+        if ex is None or ex[0] is not layer.proto:
+            from expert.conversations import _extractor
+            ex = self._ex = (layer.proto, _extractor(layer.proto, ("src", "dst", "id"), ("src", "dst")))
+        if ex[1] is None or layer.v is None:
+            return None
+        src, dst, ident = ex[1](layer.v)
+        return int.from_bytes(src + dst, "big") << 16 | ident
+
+    def process(self, packet):
+        layers = packet.layers
+        ts = packet.frame.ts_ns
+        seen = self.seen
+        if seen:
+            limit = ts - self.window_ns
+            while seen:
+                if next(iter(seen.values()))[0] >= limit and len(seen) <= self.limit:
+                    break
+                seen.popitem(last=False)
+        outer = None
+        for i, layer in enumerate(layers):
+            name = layer.proto.name
+            if name == "ip" and not layer.quoted:
+                outer = layer
+            elif name == "icmp" and outer is not None:
+                if layer.get("type") in self.ERRORS:
+                    for q in layers[i + 1:]:
+                        if q.proto.name == "ip" and q.quoted:
+                            key = self._key(q)
+                            hit = seen.get(key) if key is not None else None
+                            if hit is not None:
+                                packet.annotate("icmp.quoted_frame", hit[1])
+                            break
+                    return             # an ICMP error is not itself remembered
+                break
+        if outer is not None:
+            key = self._key(outer)
+            if key is not None:
+                seen[key] = (ts, packet.number)
+                seen.move_to_end(key)  # keep the table in time order
