@@ -33,6 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import time_process  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -192,13 +195,7 @@ def measure(name, path):
         cmd = [a.replace("{f}", str(path)) for a in extra]
     else:
         cmd = [sys.executable, __file__, "--run", name, str(path)]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status):
-        return None
-    return elapsed, usage.ru_maxrss / 1024
+    return time_process(cmd)
 
 
 def main():
