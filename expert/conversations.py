@@ -686,20 +686,7 @@ class ConversationTracker:
         src, dst, ip_end, _, proto = nt
         proto = int(proto)
         key = (src, dst, proto) if src <= dst else (dst, src, proto)
-        conv = self.flows.get(key)
-        if conv is not None and ts - conv.last_ns > self._timeouts[conv.tclass]:
-            self._finish(conv, "idle")
-            conv = None
-        if conv is None:
-            conv = self._new("ip", key, proto, src, 0, dst, 0, ts, packet.number, False)
-            self._enqueue(conv, T_OTHER)
-        else:
-            self._queues[T_OTHER].move_to_end(key)
-        d = 0 if src == conv.addr[0] else 1
-        conv.last_ns = ts
-        conv.last_frame = packet.number
-        conv.pkts[d] += 1
-        conv.bytes[d] += packet.frame.orig_len
+        conv, d = self._count_unported(packet, "ip", key, proto, src, dst, ts)
         conv.ip_bytes[d] += (ip_end - net.off) if ip_end is not None else (net.end - net.off)
         return conv
 
@@ -708,12 +695,17 @@ class ConversationTracker:
             return None
         src, dst = eth.raw_field("src"), eth.raw_field("dst")
         key = ("eth", src, dst) if src <= dst else ("eth", dst, src)
+        return self._count_unported(packet, "eth", key, None, src, dst, ts)[0]
+
+    def _count_unported(self, packet, kind, key, proto, src, dst, ts):
+        """Find (or start) a conversation without ports (IP other than TCP/UDP, non-IP
+        Ethernet) and count the packet; returns it and the packet's direction."""
         conv = self.flows.get(key)
         if conv is not None and ts - conv.last_ns > self._timeouts[conv.tclass]:
             self._finish(conv, "idle")
             conv = None
         if conv is None:
-            conv = self._new("eth", key, None, src, 0, dst, 0, ts, packet.number, False)
+            conv = self._new(kind, key, proto, src, 0, dst, 0, ts, packet.number, False)
             self._enqueue(conv, T_OTHER)
         else:
             self._queues[T_OTHER].move_to_end(key)
@@ -722,7 +714,7 @@ class ConversationTracker:
         conv.last_frame = packet.number
         conv.pkts[d] += 1
         conv.bytes[d] += packet.frame.orig_len
-        return conv
+        return conv, d
 
     # -- ending conversations ---------------------------------------------------------
     def _finish(self, conv, reason):
