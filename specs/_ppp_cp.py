@@ -128,10 +128,11 @@ def rest(name, subcon=GreedyBytes, doc=""):
     return "rest" / Rest(Struct(name / subcon * doc))
 
 
-def _packet_length(body_switch):
-    """``length`` on build: 4 + the built body (RFC 1661 §5: Length covers Code to Data)."""
+def packet_length(body_switch, field="body"):
+    """``length`` on build: 4 + the built body (RFC 1661 §5: Length covers Code to Data;
+    PAP and CHAP lay their packets out the same way, their body field is ``data``)."""
     def length(ctx):
-        return 4 + len(body_switch.build(ctx.body, code=ctx.code))
+        return 4 + len(body_switch.build(ctx[field], code=ctx.code))
     return FuncPath(length)(this)
 
 
@@ -159,7 +160,7 @@ def control_protocol(name, title, ref, number, codes, options, bodies=None, colu
     layout = Struct(
         "code" / Named(Int8ub, codes) * "Code, kind of Control Protocol packet (RFC 1661 §5)",
         "identifier" / Int8ub * "Identifier, matches requests and replies (RFC 1661 §5)",
-        "length" / Auto(Int16ub, _packet_length(body)) * "Length of the packet from Code on, in octets; octets beyond it are padding (RFC 1661 §5)",
+        "length" / Auto(Int16ub, packet_length(body)) * "Length of the packet from Code on, in octets; octets beyond it are padding (RFC 1661 §5)",
         "body" / FixedSized(this.length - 4, body) * "Data, laid out by the code (RFC 1661 §5.1-§5.8)",
     )
     return Protocol(

@@ -9,7 +9,7 @@ from construct.expr import FuncPath
 
 from decoder.protocol import Bind, Protocol
 from specs._fields import Auto, Named, Text
-from specs._ppp_cp import PppProtocol, rest
+from specs._ppp_cp import PppProtocol, packet_length, rest
 
 
 class ChapCode(IntEnum):
@@ -18,10 +18,6 @@ class ChapCode(IntEnum):
     Response = 2
     Success = 3
     Failure = 4
-
-
-def _packet_length(ctx) -> int:
-    return 4 + len(BODY.build(ctx.data, code=ctx.code))
 
 
 VALUE = Struct(
@@ -42,7 +38,7 @@ BODY = Switch(this.code, {
 LAYOUT = Struct(
     "code" / Named(Int8ub, ChapCode) * "Code (RFC 1994 §4)",
     "identifier" / Int8ub * "Identifier, matches a challenge, its response and the result (RFC 1994 §4)",
-    "length" / Auto(Int16ub, FuncPath(_packet_length)(this)) * "Length from Code on, in octets; octets beyond it are padding (RFC 1994 §4)",
+    "length" / Auto(Int16ub, packet_length(BODY, "data")) * "Length from Code on, in octets; octets beyond it are padding (RFC 1994 §4)",
     "data" / FixedSized(this.length - 4, BODY) * "Data, laid out by the code (RFC 1994 §4.1-§4.2)",
 )
 

@@ -6,7 +6,7 @@ from construct.expr import FuncPath
 
 from decoder.protocol import Bind, Protocol
 from specs._fields import Auto, Named, Text
-from specs._ppp_cp import PppProtocol, rest
+from specs._ppp_cp import PppProtocol, packet_length, rest
 
 
 class PapCode(IntEnum):
@@ -18,10 +18,6 @@ class PapCode(IntEnum):
 
 def _octets(text) -> int:
     return len(Text()._encode(text or "", None, None))
-
-
-def _packet_length(ctx) -> int:
-    return 4 + len(BODY.build(ctx.data, code=ctx.code))
 
 
 MESSAGE = Struct(
@@ -43,7 +39,7 @@ BODY = Switch(this.code, {
 LAYOUT = Struct(
     "code" / Named(Int8ub, PapCode) * "Code (RFC 1334 §2.2)",
     "identifier" / Int8ub * "Identifier, matches a request and its reply (RFC 1334 §2.2)",
-    "length" / Auto(Int16ub, FuncPath(_packet_length)(this)) * "Length from Code on, in octets; octets beyond it are padding (RFC 1334 §2.2)",
+    "length" / Auto(Int16ub, packet_length(BODY, "data")) * "Length from Code on, in octets; octets beyond it are padding (RFC 1334 §2.2)",
     "data" / FixedSized(this.length - 4, BODY) * "Data, laid out by the code (RFC 1334 §2.2.1-§2.2.2)",
 )
 
