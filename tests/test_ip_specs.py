@@ -31,6 +31,7 @@ from decoder import fastpath
 from decoder.capture import Frame, open_capture, write_pcap
 from decoder.packet import MALFORMED, OK, TRUNCATED, Decoder
 from decoder.registry import Registry
+from tshark_compare import compare_fields, compare_info
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 pytest.importorskip("scapy.all")
@@ -649,29 +650,14 @@ def compare(path, frames):
         column, info, values = row[1], row[2], row[3:]
         STATS["frames"] += 1
         STATS["fields"] += len(fields)
-        for name, text in zip(fields, values):
-            theirs = [norm_tshark(name, t) for t in text.split("\x1f")] if text else []
-            ours = [norm_ours(name, x) for x in pkt.values(name)]
-            if not theirs and not ours:
-                continue
-            STATS["values"] += 1
-            if theirs == ours:
-                continue
-            reason = explain(name, theirs, ours, pkt)
-            if reason:
-                KNOWN[reason] += 1
-            else:
-                problems.append(f"{path.name} frame {number} {name}: tshark {theirs} ours {ours}")
+        where = f"{path.name} frame {number}"
+        problems += compare_fields(pkt, fields, values, norm_tshark=norm_tshark, norm_ours=norm_ours,
+                                   explain=explain, stats=STATS, known=KNOWN, where=where)
         outer = [layer for layer in pkt.layers if not layer.quoted]
         last = outer[-1] if outer else None
         if last is not None and last.name in ("icmp", "icmpv6") and last.status == OK and column == last.proto.column:
-            STATS["info"] += 1
-            if norm_info(info) != last.summary():
-                reason = explain_info(info, last)
-                if reason:
-                    KNOWN[reason] += 1
-                else:
-                    problems.append(f"{path.name} frame {number} Info: tshark {info!r} ours {last.summary()!r}")
+            problems += compare_info(norm_info(info), last, explain_info=lambda _, layer: explain_info(info, layer),
+                                     stats=STATS, known=KNOWN, where=where)
     return problems
 
 

@@ -26,6 +26,7 @@ import pytest
 from decoder import fastpath
 from decoder.capture import Frame, open_capture, write_pcap
 from decoder.packet import OK, Decoder
+from tshark_compare import compare_fields, compare_info
 from decoder.registry import Registry
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)   # "MAC address to reach destination not found"
@@ -456,29 +457,13 @@ def compare(path, frames):
         pkt = DEC.decode(frame, number)
         protocols, info, values = row[1], row[2], row[3:]
         STATS["frames"] += 1
-        for name, text in zip(fields, values):
-            theirs = [norm_tshark(name, t) for t in text.split("\x1f")] if text else []
-            ours = [v for v in (norm_ours(name, x) for x in pkt.values(name)) if v != ""]
-            if not theirs and not ours:
-                continue
-            STATS["values"] += 1
-            if theirs == ours:
-                continue
-            reason = explain(name, theirs, ours, pkt)
-            if reason:
-                KNOWN[reason] += 1
-            else:
-                problems.append(f"{path.name} frame {number} {name}: tshark {theirs} ours {ours}")
+        where = f"{path.name} frame {number}"
+        problems += compare_fields(pkt, fields, values, norm_tshark=norm_tshark, norm_ours=norm_ours,
+                                   explain=explain, stats=STATS, known=KNOWN, where=where, drop_empty=True)
         last = pkt.layers[-1] if pkt.layers else None
         if last is not None and last.name in ("llc", "stp", "arp") and protocols.rsplit(":", 1)[-1] == last.name \
                 and last.status == OK:
-            STATS["info"] += 1
-            if info != last.summary():
-                reason = explain_info(info, last)
-                if reason:
-                    KNOWN[reason] += 1
-                else:
-                    problems.append(f"{path.name} frame {number} Info: tshark {info!r} ours {last.summary()!r}")
+            problems += compare_info(info, last, explain_info=explain_info, stats=STATS, known=KNOWN, where=where)
     return problems
 
 

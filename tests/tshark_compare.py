@@ -1,0 +1,39 @@
+"""Shared by the differential tests: one frame's fields against tshark's ``-T fields`` row."""
+from __future__ import annotations
+
+
+def compare_fields(pkt, fields, texts, *, norm_tshark, norm_ours, explain, stats, known, where,
+                   drop_empty=False) -> list[str]:
+    """Compare every field of a decoded packet with tshark's texts (occurrences separated by
+    0x1f).  Explained differences are counted in ``known`` by reason; the unexplained ones
+    come back as messages.  ``drop_empty`` ignores our values that normalise to ""."""
+    problems = []
+    for name, text in zip(fields, texts):
+        theirs = [norm_tshark(name, t) for t in text.split("\x1f")] if text else []
+        ours = [norm_ours(name, x) for x in pkt.values(name)]
+        if drop_empty:
+            ours = [v for v in ours if v != ""]
+        if not theirs and not ours:
+            continue
+        stats["values"] += 1
+        if theirs == ours:
+            continue
+        reason = explain(name, theirs, ours, pkt)
+        if reason:
+            known[reason] += 1
+        else:
+            problems.append(f"{where} {name}: tshark {theirs} ours {ours}")
+    return problems
+
+
+def compare_info(theirs: str, layer, *, explain_info, stats, known, where) -> list[str]:
+    """Compare tshark's Info column with the layer's summary."""
+    stats["info"] += 1
+    ours = layer.summary()
+    if theirs == ours:
+        return []
+    reason = explain_info(theirs, layer)
+    if reason:
+        known[reason] += 1
+        return []
+    return [f"{where} Info: tshark {theirs!r} ours {ours!r}"]
