@@ -9,13 +9,17 @@ GOOD, BAD, UNVERIFIED, NOT_PRESENT = "good", "bad", "unverified", "not present"
 
 
 def internet_checksum(data: bytes, initial: int = 0) -> int:
-    """One's-complement sum of 16-bit words, complemented (RFC 1071 §1)."""
-    if len(data) % 2:
-        data = bytes(data) + b"\0"
-    total = initial + sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
+    """One's-complement sum of 16-bit words, complemented (RFC 1071 §1).
+
+    Computed as RFC 1071 §2(B) allows, from the octets as one big number: 2**16 is 1
+    modulo 0xFFFF, so the words' end-around-carry sum is that number modulo 0xFFFF (0xFFFF
+    for a non-zero multiple, 0 only when every word is 0)."""
+    total = int.from_bytes(data, "big") << (8 if len(data) % 2 else 0)
+    total += initial
+    folded = total % 0xFFFF
+    if folded == 0 and total:
+        folded = 0xFFFF
+    return ~folded & 0xFFFF
 
 
 def network_layer(layer):

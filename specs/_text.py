@@ -69,6 +69,11 @@ class LineGrammar:
         """State before the first line (multi-line replies, start line vs headers)."""
         return None
 
+    def declines(self, buf, off: int, end: int) -> str | None:
+        """A cheap look at the first octets before any line is split: why they can never
+        begin this protocol (the first line would :class:`Decline` anyway), else None."""
+        return None
+
     def parse_line(self, content: bytes, eol: bytes, state):
         """``(fields, state, stop)``: ``fields`` is a list of ``(name, value, offset, size)``
         (offset within the line; may be empty), ``stop`` ends the list after this line,
@@ -135,6 +140,9 @@ class Lines(GreedyRange):
         return items, used
 
     def fastparse(self, buf, off, end, ctx, spans, depth):
+        why = self.grammar.declines(buf, off, end)
+        if why is not None:
+            raise Decline(why)
         items, used = self.split(bytes(buf[off:end]), spans, off, depth)
         return items, off + used
 

@@ -122,6 +122,9 @@ LINE = Struct(
 _STATUS = re.compile(rb"(HTTP/[0-9]+(?:\.[0-9]+)?) +([0-9]{3})(?: (.*))?$", re.S)
 _VERSION = re.compile(rb" (HTTP/[0-9]+\.[0-9]+)$")
 
+_NOT_HTTP = "not an HTTP request or status line"
+_LONGEST_METHOD = max(len(m) for m in METHODS)
+
 # grammar states
 _START, _REQUEST, _RESPONSE = 0, 1, 2
 
@@ -134,6 +137,14 @@ class HttpGrammar(LineGrammar):
 
     def initial(self):
         return _START
+
+    def declines(self, buf, off, end):
+        # a start line begins with "HTTP/" or a method token and a space (RFC 9112 §3, §4)
+        head = bytes(buf[off:min(end, off + _LONGEST_METHOD + 1)])
+        if head.startswith(b"HTTP/"):
+            return None
+        space = head.find(b" ")
+        return _NOT_HTTP if space <= 0 or head[:space] not in METHODS else None
 
     def parse_line(self, content, eol, state):
         if state == _START:
@@ -163,7 +174,7 @@ class HttpGrammar(LineGrammar):
             return fields, _RESPONSE, False
         space = content.find(b" ")
         if space <= 0 or content[:space] not in METHODS:
-            raise Decline("not an HTTP request or status line")
+            raise Decline(_NOT_HTTP)
         fields = [("request.method", ascii_text(content[:space]), 0, space)]
         rest = space + 1
         v = _VERSION.search(content, rest)
