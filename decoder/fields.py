@@ -261,7 +261,7 @@ class FieldsWriter:
         ethertype_protos = self.ethertype_protos
         # descend only while a requested field can still lie ahead: ip.src and tcp.srcport
         # need no HTTP or DNS decode (frame.protocols needs every layer)
-        useful = reachable_wanted(self.reg, set(exts)) if not want_protos else \
+        useful = self.reg.leads_to(exts) if not want_protos else \
             dict.fromkeys(self.reg.protocols, True)
         sep, quote = self.sep, self.quote
         row = self.row
@@ -324,20 +324,3 @@ class FieldsWriter:
                 write("\n".join(lines) + "\n")
                 lines.clear()
         return n
-
-
-def reachable_wanted(reg, wanted: set[str]) -> dict[str, bool]:
-    """Per protocol: whether it, or any protocol its dispatch tables can lead to
-    (transitively), is one of ``wanted``."""
-    children = {name: {c.name for d in p.dispatch for c in reg.tables.get(d.table, {}).values()}
-                for name, p in reg.protocols.items()}
-    out = {}
-    for start in reg.protocols:
-        seen, todo = {start}, [start]
-        while todo:
-            for child in children[todo.pop()]:
-                if child not in seen:
-                    seen.add(child)
-                    todo.append(child)
-        out[start] = not seen.isdisjoint(wanted)
-    return out

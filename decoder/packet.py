@@ -247,11 +247,16 @@ class Packet:
 
 
 class Decoder:
-    """Turns frames into :class:`Packet` s using a registry's dispatch tables."""
+    """Turns frames into :class:`Packet` s using a registry's dispatch tables.
 
-    def __init__(self, registry):
+    ``want`` (protocol names) limits the work to what a consumer reads: a layer is
+    decoded only while one of them can still follow, so conversation statistics stop at
+    TCP and leave its payload as undecoded data; None decodes every layer."""
+
+    def __init__(self, registry, want=None):
         self.registry = registry
         self.linktypes = registry.tables.get("linktype", {})
+        self.useful = None if want is None else registry.leads_to(want)
 
     def decode(self, frame, number=0) -> Packet:
         return self._decode(frame, self.linktypes.get(frame.linktype), number)
@@ -273,7 +278,10 @@ class Decoder:
         off = 0
         parent = None
         quoted = False
+        useful = self.useful
         while proto is not None and (off < end or not layers):
+            if useful is not None and not useful[proto.name]:
+                break
             pre = proto.prefix
             # a message that continues in the next segment is cut short, like a capture
             short = cut or quoted or (parent is not None and parent.cut and parent.proto.segmented)

@@ -158,6 +158,44 @@ class Registry:
             return self.protocols[name], ""
         return None
 
+    def leads_to(self, wanted) -> dict[str, bool]:
+        """Per protocol: whether it, or any protocol its dispatch tables can lead to
+        (transitively), is one of ``wanted`` (protocol names)."""
+        wanted = set(wanted)
+        children = {name: {c.name for d in p.dispatch for c in self.tables.get(d.table, {}).values()}
+                    for name, p in self.protocols.items()}
+        out = {}
+        for start in self.protocols:
+            seen, todo = {start}, [start]
+            while todo:
+                for child in children[todo.pop()]:
+                    if child not in seen:
+                        seen.add(child)
+                        todo.append(child)
+            out[start] = not seen.isdisjoint(wanted)
+        return out
+
+    def protocols_of(self, fields) -> set[str] | None:
+        """The protocols whose layers give these full field names (``tcp.stream`` and
+        other annotations count for their protocol), or None when some field needs every
+        layer decoded (``frame.protocols``, undecoded ``data``, an unknown name)."""
+        out = set()
+        for name in fields:
+            owners = self.resolve_all(name)
+            if owners:
+                out.update(p.name for p, _ in owners)
+                continue
+            if name.startswith("frame.") and name != "frame.protocols":
+                continue
+            parts = name.split(".")
+            for i in range(len(parts) - 1, 0, -1):
+                if ".".join(parts[:i]) in self.protocols:
+                    out.add(".".join(parts[:i]))
+                    break
+            else:
+                return None
+        return out
+
     def resolve_all(self, name: str) -> list:
         """Every ``(protocol, relative name)`` a full field name can come from."""
         if name in self.field_owners:

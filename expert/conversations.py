@@ -238,6 +238,10 @@ def _extractor(proto, names, raw=()):
     return eval("lambda v: (" + ", ".join(parts) + ",)", fastpath.address_env())
 
 
+#: the layers the flow table reads (a :class:`decoder.packet.Decoder` built with
+#: ``want=PROTOCOLS`` decodes up to them, ICMP errors' quotes included, and no further)
+PROTOCOLS = frozenset({"eth", "ip", "ipv6", "tcp", "udp"})
+
 _TCP_FIELDS = ("srcport", "dstport", "seq_raw", "ack_raw", "hdr_len", "flags", "window_size_value")
 _UDP_FIELDS = ("srcport", "dstport", "length")
 _IP_FIELDS = ("src", "dst", "len", "flags.mf", "frag_offset", "proto", "version")

@@ -262,6 +262,7 @@ class Engine:
         # per combination of layers met (a capture has a handful)
         self._plans: dict = {}
         self.stages = stages.needed(rules, force_access=bool(radius_secrets or chap_passwords))
+        self.protocols = stages.protocols(rules, self.stages, self.registry)
         self._build_stages(settings, radius_secrets, chap_passwords)
         self.findings: dict = {}
         self._per_rule: dict[str, int] = {}
@@ -618,7 +619,7 @@ class Engine:
     def run_frames(self, frames, decoder=None) -> list[Finding]:
         if decoder is None:
             from decoder.packet import Decoder
-            decoder = Decoder(self.registry)
+            decoder = Decoder(self.registry, want=self.protocols)
         decode = decoder.decode
         process = self.process
         for n, frame in enumerate(frames, 1):

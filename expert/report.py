@@ -150,7 +150,7 @@ def _run(engine, args):
 
     from decoder.capture import open_capture
     from decoder.packet import Decoder
-    decode = Decoder(engine.registry).decode
+    decode = Decoder(engine.registry, want=engine.protocols).decode
     process = engine.process
     with open_capture(args.file) as reader:
         frames = iter(reader)

@@ -39,6 +39,7 @@ from collections import OrderedDict
 
 from expert import convstats, filters
 from expert.checksum_offload import ChecksumMonitor
+from expert.conversations import PROTOCOLS
 
 #: fields the engine's own stages annotate
 ENGINE_FIELDS = {
@@ -104,6 +105,29 @@ def needed(rules, force_access=False) -> set[str]:
         out.add("icmp_link")
     if force_access or fields & _access_fields():
         out.add("access")
+    return out
+
+
+def protocols(rules, stages, registry) -> set[str] | None:
+    """The layers the rules and their ``stages`` read, for a depth-limited
+    :class:`decoder.packet.Decoder`; None when every layer is needed (the pairing and
+    access checks read the application layers themselves)."""
+    if stages & {"pairing", "access"}:
+        return None
+    fields = set()
+    for r in rules:
+        fields |= r.fields
+    # a conversation's or a sequence's own values come from the stages, not from layers
+    fields = {f for f in fields if f not in convstats.FIELDS and f != "seq.delay"}
+    out = registry.protocols_of(fields)
+    if out is None:
+        return None
+    if stages & {"conversations", "tcp_analysis", "checksums", "conv_stats"}:
+        out |= PROTOCOLS
+    if "ip_checksums" in stages:
+        out.add("ip")
+    if "icmp_link" in stages:
+        out |= {"icmp", "ip"}
     return out
 
 

@@ -32,7 +32,7 @@ import math
 import random
 import sys
 
-from expert.conversations import ConversationTracker, Settings, _text
+from expert.conversations import PROTOCOLS as CONVERSATION_PROTOCOLS, ConversationTracker, Settings, _text
 from expert.pairing import Pairing
 
 ALL = ("hierarchy", "conv", "endpoints", "art", "pairs", "io")
@@ -187,7 +187,7 @@ class Collector:
         self.phs: dict = {}
         self.pairconv = {k: {} for k in ("eth", "ip", "ipv6")}
         self.flows: list = []           # finished tcp/udp conversations (rows)
-        self.io: list = []
+        self.io: dict = {}              # interval index (from the first frame) -> [frames, bytes]
         self.art = ART()
         self.pair_times: dict = {}
         self.pairing = Pairing(keep_pairs=0)
@@ -197,6 +197,12 @@ class Collector:
         self.tracker = (ConversationTracker(settings, on_finish=self._finished, annotate="art" in self.select)
                         if need_l4 else None)
         self._need_pairs = bool((self.conv_kinds | self.endpoint_kinds) & {"eth", "ip", "ipv6"})
+
+    @property
+    def protocols(self):
+        """The layers the selected tables read (None: every layer, for the hierarchy and
+        the request/response pairs)."""
+        return None if self.select & {"hierarchy", "pairs"} else CONVERSATION_PROTOCOLS
 
     def _finished(self, conv):
         if conv.kind in ("tcp", "udp"):
@@ -227,12 +233,12 @@ class Collector:
                 hit[1] += size
         if "io" in sel:
             i = (ts - self.t0) // self.interval_ns
-            io = self.io
-            if i >= 0:
-                while len(io) <= i:
-                    io.append([0, 0])
-                io[i][0] += 1
-                io[i][1] += size
+            hit = self.io.get(i)
+            if hit is None:
+                self.io[i] = [1, size]
+            else:
+                hit[0] += 1
+                hit[1] += size
         if self._need_pairs:
             self._pairs(packet, ts, size)
         conv = self.tracker.process(packet) if self.tracker is not None else None
@@ -365,9 +371,29 @@ class Collector:
         return [{"kind": k, **s.summary()} for k, s in sorted(self.pair_times.items())]
 
     def io_table(self) -> dict:
+        """Every interval from the first frame's (or an earlier frame's) to the last one's;
+        when that is more than :data:`IO_MAX_ROWS` intervals (a capture spanning years at
+        1 s), only the intervals that saw frames, with ``"sparse": True``."""
         secs = self.interval_ns / 1e9
-        return {"interval": secs,
-                "rows": [{"start": i * secs, "frames": f, "bytes": b} for i, (f, b) in enumerate(self.io)]}
+        io = self.io
+        if not io:
+            return {"interval": secs, "rows": []}
+        lo, hi = min(min(io), 0), max(io)
+        sparse = hi - lo + 1 > IO_MAX_ROWS
+        keys = sorted(io) if sparse else range(lo, hi + 1)
+        empty = (0, 0)
+        rows = []
+        for i in keys:
+            f, b = io.get(i, empty)
+            rows.append({"start": i * secs, "frames": f, "bytes": b})
+        out = {"interval": secs, "rows": rows}
+        if sparse:
+            out["sparse"] = True
+        return out
+
+
+#: the most IO intervals listed one by one (empty ones included)
+IO_MAX_ROWS = 100_000
 
 
 class _Sink:
@@ -473,15 +499,22 @@ def text_pairs(rows) -> str:
     return "\n".join(out)
 
 
+def _seconds(x) -> str:
+    return f"{x:.6f}".rstrip("0").rstrip(".")
+
+
 def text_io(table, width=50) -> str:
     rows = table["rows"]
     secs = table["interval"]
-    out = [RULE, f"IO Statistics (interval {secs:g} s)",
+    title = f"IO Statistics (interval {secs:g} s)"
+    if table.get("sparse"):
+        title += f", only the intervals with frames (more than {IO_MAX_ROWS:,} intervals)"
+    out = [RULE, title,
            f"{'Interval':<22} {'Frames':>8} {'Bytes':>11}  Frames"]
     top = max((r["frames"] for r in rows), default=0) or 1
     for r in rows:
         bar = "#" * round(r["frames"] * width / top)
-        label = f"{r['start']:g} <> {r['start'] + secs:g}"
+        label = f"{_seconds(r['start'])} <> {_seconds(r['start'] + secs)}"
         out.append(f"{label:<22} {r['frames']:>8} {r['bytes']:>11}  {bar}")
     out.append(RULE)
     return "\n".join(out)
@@ -591,8 +624,8 @@ def collect(path, select=ALL, conv_kinds=CONV_KINDS, endpoint_kinds=CONV_KINDS, 
     from decoder.packet import Decoder
     from decoder.registry import Registry
     reg = Registry.default(extra_dirs=list(specs))
-    decoder = Decoder(reg)
     col = Collector(select, conv_kinds, endpoint_kinds, interval)
+    decoder = Decoder(reg, want=col.protocols)
     process = col.process
     with open_capture(path) as reader:
         for n, frame in enumerate(reader, 1):

@@ -343,3 +343,21 @@ def test_cli_aliases_and_count(capture, capsys):
     assert cli_main(["stats", str(capture), "-z", "io,1", "--plot", str(capture) + ".png"]) in (0, 2)
     capsys.readouterr()
     assert cli_main(["stats", str(capture), "-z", "art", "--plot", "x.svg"]) == 2
+
+
+def test_io_over_a_capture_spanning_years_lists_only_busy_intervals():
+    """A capture whose clock jumps years (PcapPlusPlus' Ftp.pcap) must not allocate an
+    interval per second in between."""
+    reg = Registry.default()
+    dec = Decoder(reg)
+    col = stats.Collector({"io"}, interval=1.0)
+    frames = _frames()[:3]
+    for n, (f, dt) in enumerate(zip(frames, (0, 2.5, 10 * 365 * 86400)), 1):
+        col.process(dec.decode(Frame(f.data, 1, T0 + round(dt * 1e9), f.orig_len), n))
+    table = col.io_table()
+    assert table["sparse"] and [r["start"] for r in table["rows"]] == [0, 2, 315360000]
+    assert "only the intervals with frames" in stats.text_io(table)
+    col = stats.Collector({"io"}, interval=1.0)
+    for n, f in enumerate(frames[:2], 1):
+        col.process(dec.decode(Frame(f.data, 1, T0 + n * 2_000_000_000, f.orig_len), n))
+    assert [r["frames"] for r in col.io_table()["rows"]] == [1, 0, 1]

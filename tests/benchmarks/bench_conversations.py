@@ -11,9 +11,10 @@ retransmitted server segment, every 7th with a lost segment, two duplicate ACKs
 and a fast retransmission, then a FIN exchange.  Each contender runs in its own child process,
 timed by wall clock, peak memory (max RSS) from ``os.wait4``:
 
-* ``protospec conversations``: decode + :class:`expert.conversations.ConversationTracker`
+* ``protospec conversations``: decode (up to the transport layer:
+  ``Decoder(want=conversations.PROTOCOLS)``) + :class:`expert.conversations.ConversationTracker`
   without annotations (what ``-z conv,tcp`` needs);
-* ``protospec conv+tcp analysis``: decode + :class:`expert.tcp_analysis.Analysis`
+* ``protospec conv+tcp analysis``: the same decode + :class:`expert.tcp_analysis.Analysis`
   (``tcp.stream``, relative numbers, ``tcp.analysis.*`` annotated on every packet);
 * ``protospec stats -z conv,tcp``, ``protospec stats -z art`` (the command);
 * ``tshark -q -z conv,tcp`` and ``tshark -q -z expert``.
@@ -129,8 +130,8 @@ def run_conversations(path):
     from decoder.capture import open_capture
     from decoder.packet import Decoder
     from decoder.registry import Registry
-    from expert.conversations import ConversationTracker
-    decode = Decoder(Registry.default()).decode
+    from expert.conversations import PROTOCOLS, ConversationTracker
+    decode = Decoder(Registry.default(), want=PROTOCOLS).decode
     tr = ConversationTracker(annotate=False, on_finish=lambda c: None)
     with open_capture(str(path)) as cap:
         for n, frame in enumerate(cap, 1):
@@ -143,8 +144,9 @@ def run_analysis(path):
     from decoder.capture import open_capture
     from decoder.packet import Decoder
     from decoder.registry import Registry
+    from expert.conversations import PROTOCOLS
     from expert.tcp_analysis import Analysis
-    decode = Decoder(Registry.default()).decode
+    decode = Decoder(Registry.default(), want=PROTOCOLS).decode
     an = Analysis(on_conversation=lambda c: None)
     with open_capture(str(path)) as cap:
         for n, frame in enumerate(cap, 1):
