@@ -94,16 +94,29 @@ class ChecksumRule:
         data = bytes(layer.buf[layer.off:end])
         return data, complete
 
-    def compute(self, layer, data: bytes) -> int:
-        """The value the field should hold for these octets (the field itself taken as zero)."""
+    def compute(self, layer, data: bytes, net=False) -> int:
+        """The value the field should hold for these octets (the field itself taken as zero).
+
+        ``net``: the enclosing IP layer when the caller has it (False: look it up)."""
         rel = self.offset
-        blank = data[:rel] + b"\0\0" + data[rel + 2:]
         initial = 0
-        net = network_layer(layer) if self.pseudo is not None else None
-        if net is not None:
-            ph = pseudo_header(net, self.pseudo, len(data), final_destination(layer))
-            initial = sum(struct.unpack(f"!{len(ph) // 2}H", ph))
-        value = internet_checksum(blank, initial)
+        if self.pseudo is not None:
+            if net is False:
+                net = network_layer(layer)
+            if net is not None:
+                ph = pseudo_header(net, self.pseudo, len(data), final_destination(layer))
+                initial = int.from_bytes(ph, "big")
+        if len(data) >= rel + 2:
+            # the field's word taken out of the sum: at an even offset it weighs 1 modulo
+            # 0xFFFF (see internet_checksum), so no copy with the field blanked is needed
+            total = (int.from_bytes(data, "big") << (8 if len(data) % 2 else 0)) \
+                - (data[rel] << 8 | data[rel + 1]) + initial
+            folded = total % 0xFFFF
+            if folded == 0:     # 0 or 0xFFFF: only all-zero words sum to 0
+                folded = 0xFFFF if initial or any(data[:rel]) or any(data[rel + 2:]) else 0
+            value = ~folded & 0xFFFF
+        else:
+            value = internet_checksum(data[:rel] + b"\0\0" + data[rel + 2:], initial)
         if self.zero_means_absent and value == 0:
             value = 0xFFFF
         return value
@@ -120,5 +133,5 @@ class ChecksumRule:
         if not complete or (self.covers != "header" and fragmented(layer)) or \
                 (layer.quoted and not self.verify_quoted):
             return UNVERIFIED, None
-        expected = self.compute(layer, data)
+        expected = self.compute(layer, data, net)
         return (GOOD if expected == sent else BAD), expected

@@ -332,19 +332,17 @@ class Engine:
             plan = self._plan(key)
         if self.access is not None and plan[3]:
             self.access.process(packet)
-        prules, srules, names, _ = plan
+        prules, srules, names, _, gated, gate = plan
         ex = packet.extra
         for r in prules:
-            ann = r.ann
-            if ann:
-                if ex is None:
-                    continue
-                for a in ann:
-                    if a in ex:
-                        break
-                else:
-                    continue
             self._packet_rule(r, packet)
+        if ex is not None and not gate.isdisjoint(ex):
+            # rules that need an annotation (a tcp.analysis flag ...): most packets have none
+            for r in gated:
+                for a in r.ann:
+                    if a in ex:
+                        self._packet_rule(r, packet)
+                        break
         for st in srules:
             if not st.alive:
                 # nothing pending: only a first step can do something (cheap gates first)
@@ -365,10 +363,16 @@ class Engine:
 
     def _plan(self, key):
         names = frozenset(key)
-        prules = [r for r in self.packet_rules if r.req <= names and (not r.any_of or r.any_of & names)]
+        rules = [r for r in self.packet_rules if r.req <= names and (not r.any_of or r.any_of & names)]
         srules = [st for st in self.seq_rules if any(s.req <= names and (not s.any_of or s.any_of & names)
                                                      for s in st.steps)]
-        plan = self._plans[key] = (prules, srules, names, bool(names & {"radius", "chap"}))
+        # (rules to test, sequences, layer names, access checks?, rules gated by an
+        # annotation, every annotation that opens one of those gates); rule order is kept
+        # within each group, and rules only emit findings, so the split changes nothing else
+        prules = [r for r in rules if not r.ann]
+        gated = [r for r in rules if r.ann]
+        gate = frozenset(a for r in gated for a in r.ann)
+        plan = self._plans[key] = (prules, srules, names, bool(names & {"radius", "chap"}), gated, gate)
         return plan
 
     def _sweep(self, ts):
