@@ -294,7 +294,8 @@ class Engine:
         self._conv_stats = "conv_stats" in want
         self.ip_checksums = stages.IpChecksums() if "ip_checksums" in want else None
         if "icmp_link" in want:
-            self.linker = stages.IcmpLinker()
+            from expert.pairing import QuoteLinker
+            self.linker = QuoteLinker()
         elif "pairing" in want:
             from expert.pairing import Pairing
             self.linker = Pairing()

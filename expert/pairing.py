@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
-__all__ = ["Pairing", "PAIRING_FIELDS", "register_fields"]
+__all__ = ["Pairing", "QuoteLinker", "PAIRING_FIELDS", "register_fields"]
 
 #: fields :class:`Pairing` annotates, for the filter language
 PAIRING_FIELDS: dict[str, type] = {
@@ -116,6 +116,104 @@ def _addr(layer, name):
         return layer.get(name)
 
 
+class QuoteLinker:
+    """ICMP errors to the datagram they quote: remembers recent IPv4 datagrams by (source,
+    destination, IP ID) for ``window`` seconds (at most ``limit``, oldest forgotten first)
+    and annotates an ICMP error with the frame of the one it quotes (``icmp.quoted_frame``),
+    when the quote's ports, if it holds a TCP/UDP header, are that datagram's too.  An entry
+    is one integer key and a (time, frame, ports) tuple in an ordered dict.
+
+    Used by :class:`Pairing`, and alone by the expert engine when ``icmp.quoted_frame`` is
+    the only pairing field its rules read (:meth:`process`)."""
+
+    __slots__ = ("window_ns", "limit", "seen", "annotate", "linked", "_ex")
+
+    def __init__(self, window: float = 10.0, limit: int = 100_000, annotate: bool = True):
+        self.window_ns = int(window * _NS)
+        self.limit = limit
+        self.seen: OrderedDict = OrderedDict()    # (a plain dict slows down when emptied from the front)
+        self.annotate = annotate
+        self.linked = 0
+        self._ex = None
+
+    def _key(self, ip):
+        ex = self._ex
+        if ex is None or ex[0] is not ip.proto:
+            from expert.conversations import _extractor
+            ex = self._ex = (ip.proto, _extractor(ip.proto, ("src", "dst", "id"), ("src", "dst")))
+        if ex[1] is None or ip.v is None:
+            return None
+        src, dst, ident = ex[1](ip.v)
+        return int.from_bytes(src + dst, "big") << 16 | ident
+
+    @staticmethod
+    def _ports(transport):
+        if transport is None or transport.proto.name not in ("tcp", "udp"):
+            return None
+        buf, off = transport.buf, transport.off
+        return int.from_bytes(buf[off:off + 4], "big") if len(buf) - off >= 4 else None
+
+    def expire(self, ts):
+        seen = self.seen
+        limit = ts - self.window_ns
+        while seen:
+            if next(iter(seen.values()))[0] >= limit and len(seen) <= self.limit:
+                break
+            seen.popitem(last=False)
+
+    def remember(self, ip, transport, number, ts):
+        """An IPv4 datagram (``transport``: the layer it carries, or None) seen in frame ``number``."""
+        key = self._key(ip)
+        if key is not None:
+            seen = self.seen
+            seen[key] = (ts, number, self._ports(transport))
+            seen.move_to_end(key)  # keep the table in time order
+
+    def link(self, packet, quoted_ip, quoted_transport):
+        """The frame an ICMP error's quoted datagram came in (annotated), or None."""
+        key = self._key(quoted_ip)
+        hit = self.seen.get(key) if key is not None else None
+        if hit is None or packet.frame.ts_ns - hit[0] > self.window_ns:
+            return None
+        ports = self._ports(quoted_transport)
+        if ports is not None and hit[2] is not None and ports != hit[2]:
+            return None
+        if self.annotate:
+            packet.annotate("icmp.quoted_frame", hit[1])
+        self.linked += 1
+        return hit[1]
+
+    def process(self, packet):
+        """The stage on its own: link an ICMP error, or remember an outer IPv4 datagram."""
+        ts = packet.frame.ts_ns
+        if self.seen:
+            self.expire(ts)
+        layers = packet.layers
+        outer = None
+        for i, layer in enumerate(layers):
+            name = layer.proto.name
+            if name == "ip" and not layer.quoted:
+                outer = layer
+            elif name == "icmp" and outer is not None:
+                if layer.get("type") in _ICMP_ERRORS:
+                    self._link_quote(packet, layers[i + 1:])
+                    return             # an ICMP error is not itself remembered
+                break
+        if outer is not None:
+            nxt = next((x for x in layers if x.parent is outer), None)
+            self.remember(outer, nxt, packet.number, ts)
+
+    def _link_quote(self, packet, rest):
+        q = next((x for x in rest if x.proto.name == "ip"), None)
+        if q is None or q.v is None:
+            return None
+        t = next((x for x in rest if x.parent is q), None)
+        return self.link(packet, q, t)
+
+    def __len__(self):
+        return len(self.seen)
+
+
 class Pairing:
     """The pairing stage.  ``timeout``: seconds an unanswered request is remembered;
     ``limit``: entries per table; ``quote_window``: seconds an IPv4 datagram is
@@ -128,7 +226,7 @@ class Pairing:
         self.icmp = _Table(t, limit)
         self.radius = _Table(t, limit)
         self.udp = _Table(t, limit)
-        self.quotes = _Table(int(quote_window * _NS), limit)
+        self.quotes = QuoteLinker(quote_window, limit, annotate)
         self.streams = _Table(t if t > 3600 * _NS else int(3600 * _NS), limit)  # TCP: FTP/HTTP queues
         self.pairs: deque = deque(maxlen=keep_pairs)
         self.counts: dict[str, int] = {}
@@ -173,17 +271,8 @@ class Pairing:
             self._remember(packet, net, ts)
 
     # -- ICMP ------------------------------------------------------------------------
-    def _remember(self, packet, net, ts, ports=None):
-        nxt = None
-        for layer in packet.layers:
-            if layer.parent is net:
-                nxt = layer
-                break
-        sp = dp = None
-        if nxt is not None and nxt.proto.name in ("tcp", "udp") and nxt.v is not None:
-            sp, dp = nxt.get("srcport"), nxt.get("dstport")
-        key = (_addr(net, "src"), _addr(net, "dst"), net.get("id"))
-        self.quotes.put(key, (packet.number, sp, dp), ts)
+    def _remember(self, packet, net, ts):
+        self.quotes.remember(net, next((x for x in packet.layers if x.parent is net), None), packet.number, ts)
 
     def _icmp(self, packet, layer, net, rest, ts):
         typ = layer.get("type")
@@ -195,22 +284,8 @@ class Pairing:
             if hit is not None:
                 self._pair(packet, "icmp", "icmp.resp_to", "icmp.resptime", hit, ts, 1000.0)
         elif typ in _ICMP_ERRORS:
-            q = next((x for x in rest if x.proto.name == "ip"), None)
-            if q is None or q.v is None:
-                return
-            hit = self.quotes.get((_addr(q, "src"), _addr(q, "dst"), q.get("id")), ts)
-            if hit is None:
-                return
-            frame, sp, dp = hit[1]
-            t = next((x for x in rest if x.proto.name in ("tcp", "udp") and x.parent is q), None)
-            if t is not None and sp is not None and len(t.buf) - t.off >= 4:
-                qsp = t.buf[t.off] << 8 | t.buf[t.off + 1]
-                qdp = t.buf[t.off + 2] << 8 | t.buf[t.off + 3]
-                if (qsp, qdp) != (sp, dp):
-                    return
-            if self.annotate:
-                packet.annotate("icmp.quoted_frame", frame)
-            self.counts["icmp_error"] = self.counts.get("icmp_error", 0) + 1
+            if self.quotes._link_quote(packet, rest) is not None:
+                self.counts["icmp_error"] = self.counts.get("icmp_error", 0) + 1
             return
         # an ICMP message of its own is remembered too (it may be quoted back)
         if net.proto.name == "ip" and net.v is not None:

@@ -24,10 +24,9 @@ Stages (all streaming, with bounded state):
 * ``pairing`` — :class:`expert.pairing.Pairing`: request/response pairing with response
   times (``dns.time``, ``radius.time``, ``icmp.resptime``, ``http.time`` ... and
   ``icmp.quoted_frame``), when a rule reads one of its fields;
-* ``icmp_link`` — :class:`IcmpLinker`, when ``icmp.quoted_frame`` is the only pairing
-  field the rules read: the same field (the frame of the IPv4 datagram an ICMP error
-  quotes: same source, destination and IP ID within ``window`` seconds before the
-  error) for a quarter of the cost of the whole pairing stage;
+* ``icmp_link`` — :class:`expert.pairing.QuoteLinker`, the pairing stage's own ICMP
+  error linker run alone, when ``icmp.quoted_frame`` is the only pairing field the rules
+  read;
 * ``access`` — :class:`expert.radius_check.AccessCheck`: RADIUS request/response
   matching (``radius.rspframe``, ``radius.dup`` ...), authenticators when secrets are
   given, PPP CHAP checks.
@@ -35,7 +34,6 @@ Stages (all streaming, with bounded state):
 from __future__ import annotations
 
 import struct
-from collections import OrderedDict
 
 from expert import convstats, filters
 from expert.checksum_offload import ChecksumMonitor
@@ -238,59 +236,3 @@ def _sum16(buf, off, n) -> int:
         s = (s & 0xFFFF) + (s >> 16)
     return s
 
-
-class IcmpLinker:
-    """Remembers recent IPv4 datagrams by (source, destination, IP ID) for ``window``
-    seconds (at most ``limit`` of them, oldest forgotten first) and annotates each ICMP
-    error with the frame of the datagram it quotes (``icmp.quoted_frame``).  An entry is
-    one integer key and one (time, frame) pair in an ordered dict."""
-
-    ERRORS = frozenset((3, 4, 5, 11, 12))
-
-    def __init__(self, window=3.0, limit=100_000):
-        self.window_ns = int(window * 1e9)
-        self.limit = limit
-        self.seen: OrderedDict = OrderedDict()    # (a plain dict slows down when emptied from the front)
-        self._ex = None
-
-    def _key(self, layer):
-        ex = self._ex
-        if ex is None or ex[0] is not layer.proto:
-            from expert.conversations import _extractor
-            ex = self._ex = (layer.proto, _extractor(layer.proto, ("src", "dst", "id"), ("src", "dst")))
-        if ex[1] is None or layer.v is None:
-            return None
-        src, dst, ident = ex[1](layer.v)
-        return int.from_bytes(src + dst, "big") << 16 | ident
-
-    def process(self, packet):
-        layers = packet.layers
-        ts = packet.frame.ts_ns
-        seen = self.seen
-        if seen:
-            limit = ts - self.window_ns
-            while seen:
-                if next(iter(seen.values()))[0] >= limit and len(seen) <= self.limit:
-                    break
-                seen.popitem(last=False)
-        outer = None
-        for i, layer in enumerate(layers):
-            name = layer.proto.name
-            if name == "ip" and not layer.quoted:
-                outer = layer
-            elif name == "icmp" and outer is not None:
-                if layer.get("type") in self.ERRORS:
-                    for q in layers[i + 1:]:
-                        if q.proto.name == "ip" and q.quoted:
-                            key = self._key(q)
-                            hit = seen.get(key) if key is not None else None
-                            if hit is not None:
-                                packet.annotate("icmp.quoted_frame", hit[1])
-                            break
-                    return             # an ICMP error is not itself remembered
-                break
-        if outer is not None:
-            key = self._key(outer)
-            if key is not None:
-                seen[key] = (ts, packet.number)
-                seen.move_to_end(key)  # keep the table in time order
