@@ -282,13 +282,11 @@ class Decoder:
         while proto is not None and (off < end or not layers):
             if useful is not None and not useful[proto.name]:
                 break
-            pre = proto.prefix
-            # a message that continues in the next segment is cut short, like a capture
-            short = cut or quoted or (parent is not None and parent.cut and parent.proto.segmented)
-            if end - off < pre.size:
+            size = proto.prefix.size
+            if end - off < size:
                 layer = Layer(proto, buf, off, end - off, end, None, parent)
-                layer.status = TRUNCATED if short else MALFORMED
-                layer.error = f"{proto.name}: header needs {pre.size} octets, {end - off} present"
+                layer.status = TRUNCATED if _short(cut, quoted, parent) else MALFORMED
+                layer.error = f"{proto.name}: header needs {size} octets, {end - off} present"
                 layer.quoted = quoted
                 layers.append(layer)
                 off = end
@@ -299,16 +297,17 @@ class Decoder:
                 if isinstance(e, Decline) and layers:
                     break       # not this protocol after all: the octets stay undecoded data
                 layer = Layer(proto, buf, off, end - off, end, proto.prefix.struct.unpack_from(buf, off), parent)
-                layer.status = TRUNCATED if isinstance(e, Truncated) and short else MALFORMED
+                layer.status = TRUNCATED if isinstance(e, Truncated) and _short(cut, quoted, parent) else MALFORMED
                 layer.error = f"{proto.name}: " + (str(e) or "header runs past the captured octets")
                 layer.quoted = quoted
                 layers.append(layer)
                 off = end
                 break
             layer = Layer(proto, buf, off, hlen, pend, v, parent, value)
-            layer.quoted = quoted
+            if quoted:
+                layer.quoted = True
             layers.append(layer)
-            if hlen < pre.size or (pend < off + hlen and pend < end):
+            if hlen < size or (pend < off + hlen and pend < end):
                 layer.status = MALFORMED
                 layer.error = f"{proto.name}: header length {hlen} or payload end {pend - off} is impossible"
                 layer.end = end
@@ -324,12 +323,18 @@ class Decoder:
                 layer.cut = True
                 pend = end
                 layer.end = end
-            elif proto.payload_length is None and parent is not None and parent.cut:
+            elif parent is not None and parent.cut and proto.payload_length is None:
                 layer.cut = True           # its payload runs to its parent's, which was cut
             off += hlen
             end = pend
             parent = layer
-            if child is not None and getattr(proto, "quotes", False):
+            if child is not None and proto.quotes:
                 quoted = True
             proto = child
         return Packet(frame, layers, number, off, end)
+
+
+def _short(cut, quoted, parent) -> bool:
+    """Whether a layer that ends early was cut short (truncated, not malformed): the
+    capture cut the frame, it is a quote, or its message continues in the next segment."""
+    return cut or quoted or (parent is not None and parent.cut and parent.proto.segmented)
