@@ -281,6 +281,9 @@ class ConversationTracker:
         self._server = s.server_ports
         self._tcp_proto = self._tcp_ex = self._ip_proto = self._ip_ex = None
         self.now = 0
+        #: ``(direction, flags, segment length, raw window)`` of the last TCP segment
+        #: counted (direction 0: from the conversation's client), for stages that follow
+        self.segment = None
 
     # -- helpers -------------------------------------------------------------------
     def _extract(self, proto, names, raw):
@@ -528,6 +531,7 @@ class ConversationTracker:
                 self._enqueue(conv, T_ACTIVE)
             else:
                 self._queues[conv.tclass].move_to_end(key)
+            self.segment = (d, flags, 0, win)
             return conv
         # Wireshark's base sequence numbers (tcp_analyze_sequence_number)
         if not ep.base_set:
@@ -633,6 +637,7 @@ class ConversationTracker:
             self._enqueue(conv, tclass)
         else:
             self._queues[tclass].move_to_end(key)
+        self.segment = (d, flags, seglen, win)
         return conv
 
     def _udp(self, packet, ul, net, ts):

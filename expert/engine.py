@@ -302,10 +302,6 @@ class Engine:
         if "access" in want:
             from expert.radius_check import AccessCheck
             self.access = AccessCheck(radius_secrets, chap_passwords)
-        reg = self.registry
-        tcp = reg.protocols.get("tcp")
-        self._tcp_get = (tcp.getters["flags"], tcp.getters["srcport"], tcp.getters["window_size_value"]) \
-            if tcp is not None else None
 
     # -- the per-packet entry point -------------------------------------------------------------
     def process(self, packet) -> None:
@@ -320,6 +316,7 @@ class Engine:
         if self.tracker is not None:
             if self.monitor is not None:
                 self.monitor.packet = packet
+            self.tracker.segment = None
             conv = self.tracker.process(packet)
             if conv is not None and self._conv_stats and conv.kind == "tcp":
                 self._tcp_stats(packet, conv, ts)
@@ -399,30 +396,13 @@ class Engine:
             self.errors.append(f"rule {r.id}: {type(e).__name__}: {e}")
 
     def _tcp_stats(self, packet, conv, ts):
-        tl = None
-        for layer in packet.layers:
-            if layer.proto.name == "tcp" and not layer.quoted:
-                tl = layer
-                break
-        if tl is None or tl.v is None or self._tcp_get is None:
+        seg = self.tracker.segment
+        if seg is None:
             return
-        gflags, gsport, gwin = self._tcp_get
-        v = tl.v
-        flags, sport, win = gflags(v), gsport(v), gwin(v)
-        if sport != conv.port[0]:
-            d = 1
-        elif conv.port[0] != conv.port[1]:
-            d = 0
-        else:
-            net = tl.parent
-            while net is not None and net.proto.name not in ("ip", "ipv6"):
-                net = net.parent
-            d = 0 if net is None or net.raw_field("src") == conv.addr[0] else 1
+        d, flags, seglen, win = seg
         st = self.stats.get(conv)
         if st is None:
             st = self.stats[conv] = ConvStats()
-        ex = packet.extra
-        seglen = ex["tcp.len"][0] if ex is not None and "tcp.len" in ex else 0
         st.segment(d, flags, seglen, win, packet.number, ts)
         if d == 1 and (flags & (SYN | ACK) == (SYN | ACK) or (flags & RST and st.syn_frames)):
             self.hosts.answer(conv.addr[1], conv.port[1])
