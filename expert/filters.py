@@ -295,8 +295,22 @@ def register_extra_fields(fields: dict) -> None:
         _EXTRA[name] = _norm_type(t)
 
 
+def _extra() -> dict[str, str]:
+    """:data:`_EXTRA`, with the built-in stages' fields (TCP analysis, pairing, the
+    engine's and the access checks'), which :mod:`expert.stages` declares when imported:
+    looked up on first use, so importing an analysis module does not load the language."""
+    global _BUILTIN_LOADED
+    if not _BUILTIN_LOADED:
+        _BUILTIN_LOADED = True
+        from expert import stages  # noqa: F401  (declares them)
+    return _EXTRA
+
+
+_BUILTIN_LOADED = False
+
+
 def extra_fields() -> dict[str, str]:
-    return dict(_EXTRA)
+    return dict(_extra())
 
 
 _FRAME = {  # name -> (type, size)
@@ -311,7 +325,7 @@ _CLOCKED = {"frame.time_relative", "frame.time_delta"}
 def known_fields(registry) -> list[str]:
     """Every name a filter accepts (for suggestions and completion)."""
     owners = getattr(registry, "field_owners", None) or registry.fields
-    return sorted(set(owners) | set(registry.protocols) | set(_FRAME) | set(_EXTRA))
+    return sorted(set(owners) | set(registry.protocols) | set(_FRAME) | set(_extra()))
 
 
 def _int_range(inner):
@@ -579,7 +593,7 @@ def _resolve(registry, name, clock, layers=None) -> Field | None:
         return Field(name, PROTO, _proto_getter(name, layers))
     if layers is not None:
         return None
-    if name in _EXTRA:
+    if name in _extra():
         def get(pkt, name=name):
             ex = pkt.extra
             return ex.get(name, _EMPTY) if ex is not None else _EMPTY

@@ -380,6 +380,3 @@ class Pairing:
 
     def state_size(self) -> int:
         return sum(len(t) for t in (self.dns, self.icmp, self.radius, self.udp, self.quotes, self.streams))
-
-
-register_fields()

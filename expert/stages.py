@@ -52,7 +52,7 @@ _CONV_ANNOTATIONS = {"tcp.stream", "udp.stream", "tcp.seq", "tcp.ack", "tcp.len"
 
 def register() -> None:
     """Declare every annotated field to the filter language (idempotent)."""
-    from expert import tcp_analysis            # registers ANALYSIS_FIELDS on import
+    from expert import tcp_analysis
     from expert import radius_check
     tcp_analysis.register_fields()
     radius_check.register_fields()

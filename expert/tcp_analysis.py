@@ -679,6 +679,3 @@ def analyze(packets: Iterable, settings: AnalysisSettings | None = None,
     ``tcp.analysis.*``) as they stream through; yields each packet once it is annotated.
     Finished conversations go to ``on_conversation`` (the rest when the input ends)."""
     return Analysis(settings, on_conversation, on_offload).run(packets)
-
-
-register_fields()
