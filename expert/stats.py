@@ -16,10 +16,11 @@ outstanding requests (:mod:`expert.pairing`) and the tables themselves (one row 
 conversation / endpoint / protocol path / interval, as tshark keeps them).
 
 **Application Response Time** (:class:`ART`, Sniffer's definitions): per TCP
-conversation, from the first client data segment after the server last sent data to the
-server's first data segment after it (``art``), and separately to the first server
-segment acknowledging that client segment (``ack``); per UDP flow, from the first client
-datagram after the server last sent one to the next server datagram.  The client is the
+conversation, from the client's last data segment before the server's first data segment
+after it to that segment (``art``: the server's turn-around, the same measure as the
+rules' ``conv.art``), and from the first client data segment the server has not yet
+acknowledged to the first server segment acknowledging it (``ack``); per UDP flow, from
+the client's last datagram to the next server datagram.  The client is the
 conversation's originator (:mod:`expert.conversations`: SYN sender, or the heuristics).
 Figures per (server, port, proto): count, min, mean, median, p95 (nearest rank), max,
 in seconds; at most ``max_samples`` samples per row are kept (a uniform reservoir
@@ -83,7 +84,13 @@ class Samples:
 
 class ART:
     """Application response time per (server, port, proto); feed it ``process(packet,
-    conv)`` after the conversation tracker (which must annotate), and ``finished(conv)``."""
+    conv)`` after the conversation tracker (which must annotate), and ``finished(conv)``.
+
+    ``art``: from the client's last data segment before the server's first response data
+    to that data (the server's turn-around: a request sent in several segments counts from
+    its last one, as ``conv.art`` of the expert rules does); for UDP from a client datagram
+    to the next server datagram.  ``ack``: from the client's first unacknowledged data to
+    the server's ACK covering it."""
 
     def __init__(self, max_samples=100_000):
         self.live: dict = {}
@@ -122,8 +129,7 @@ class ART:
             st = self.live[key] = [None, None, 0]     # data start, ack start, ack target
         if conv.kind == "udp":
             if d == 0:
-                if st[0] is None:
-                    st[0] = ts
+                st[0] = ts
             elif st[0] is not None:
                 self._row(conv, "art").add((ts - st[0]) / 1e9)
                 st[0] = None
@@ -134,8 +140,7 @@ class ART:
         seglen = ex["tcp.len"][0]
         if d == 0:
             if seglen > 0:
-                if st[0] is None:
-                    st[0] = ts
+                st[0] = ts             # the request's last segment so far: ART counts from it
                 if st[1] is None:
                     st[1] = ts
                     st[2] = ex["tcp.nxtseq"][0]

@@ -361,3 +361,34 @@ def test_io_over_a_capture_spanning_years_lists_only_busy_intervals():
     for n, f in enumerate(frames[:2], 1):
         col.process(dec.decode(Frame(f.data, 1, T0 + n * 2_000_000_000, f.orig_len), n))
     assert [r["frames"] for r in col.io_table()["rows"]] == [1, 0, 1]
+
+
+def test_art_counts_from_the_requests_last_segment(tmp_path):
+    """A request in two segments 0.1 s apart, answered 0.05 s after the second: the
+    server's turn-around is 0.05 s, in ``stats -z art`` and in the rules' ``conv.art``."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    from expert.engine import Engine
+    from expert.rules import load_rules
+    s, c = "10.0.0.80", C
+    steps = [(0.0, c, "S", 1000, 0, b""), (0.01, s, "SA", 5000, 1001, b""), (0.02, c, "A", 1001, 5001, b""),
+             (0.03, c, "PA", 1001, 5001, b"x" * 10), (0.13, c, "PA", 1011, 5001, b"y" * 10),
+             (0.18, s, "PA", 5001, 1021, b"z" * 10)]
+    frames = []
+    for t, src, flags, seq, ack, data in steps:
+        sp, dp = (40000, 8080) if src == c else (8080, 40000)
+        pkt = Ether() / IP(src=src, dst=s if src == c else c) / TCP(sport=sp, dport=dp, flags=flags, seq=seq,
+                                                                    ack=ack) / data
+        raw = bytes(pkt)
+        frames.append(Frame(raw, 1, T0 + round(t * 1e9), len(raw)))
+    path = tmp_path / "two-segment-request.pcap"
+    write_pcap(str(path), frames)
+    row = next(r for r in stats.collect(str(path), {"art"}).art.table() if r["kind"] == "art")
+    assert row["count"] == 1 and row["max"] == pytest.approx(0.05)
+    reg = Registry.default()
+    rules = load_rules(reg, builtin=False, texts=[("art.rules", 'rule t.art { scope conversation when '
+                                                   'conv.art > 0 message "{conv.art} {conv.art_frames}" }')])
+    (finding,) = Engine(rules, reg).run_frames(frames)
+    art, frames_named = finding.message.split(" ", 1)
+    assert float(art) == pytest.approx(0.05) and frames_named == "5, 6"
