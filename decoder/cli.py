@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "e.g. 'tcp.port == 80 and ip.addr == 192.0.2.0/24'); -c counts shown packets")
     d.add_argument("--specs", action="append", default=[], metavar="DIR",
                    help="also load the spec modules in DIR (repeatable)")
+    from expert.radius_check import add_arguments as secret_arguments
+    secret_arguments(d)
     d.add_argument("--no-progress", action="store_true",
                    help="never show a progress bar (shown on a terminal for large files)")
     f = sub.add_parser("fields", help="list the field names -e accepts",
@@ -175,8 +177,15 @@ def decode(args, out) -> int:
     if args.count is not None and args.count < 0:
         raise UsageError("-c needs a count of 0 or more")
 
+    from expert.radius_check import passwords_from_args, secrets_from_args
+    try:
+        secrets = secrets_from_args(args.radius_secret)
+        passwords = passwords_from_args(args.chap_password)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
     reg = Registry.default(extra_dirs=args.specs)
-    stages = AnalysisStages()
+    stages = AnalysisStages(secrets, passwords)
     writer = None
     if fmt == "fields":
         try:
@@ -218,23 +227,36 @@ def decode(args, out) -> int:
 
 
 class AnalysisStages:
-    """The analysis that fields such as ``tcp.stream``, ``tcp.analysis.retransmission`` or
-    ``dns.time`` need: run over the decoded packets only when a ``-e`` field or the ``-Y``
-    filter asks for one of them (tshark always runs it; it costs a few µs a packet)."""
+    """The analysis that fields such as ``tcp.stream``, ``tcp.analysis.retransmission``,
+    ``dns.time`` or ``radius.rspframe`` need: run over the decoded packets only when a
+    ``-e`` field or the ``-Y`` filter asks for one of them (tshark always runs it; it
+    costs a few µs a packet).  The RADIUS/CHAP checks also run whenever a secret or a
+    password is given, so ``-T json`` shows their verdicts."""
 
-    def __init__(self):
+    def __init__(self, secrets=None, passwords=None):
         from expert import pairing, radius_check, tcp_analysis
         radius_check.register_fields()
-        self.groups = [(set(tcp_analysis.ANALYSIS_FIELDS), tcp_analysis.Analysis),
-                       (set(pairing.PAIRING_FIELDS), pairing.Pairing)]
-        self.fields = set().union(*(names for names, _ in self.groups))
+        self.forced = bool(secrets or passwords)
+
+        def access(run):
+            return radius_check.AccessCheck(secrets or None, passwords or None)
+
+        def pairs(run):              # RADIUS pairs come from the access stage when it runs
+            return pairing.Pairing(radius="access" not in run)
+
+        self.groups = {"analysis": (set(tcp_analysis.ANALYSIS_FIELDS), lambda run: tcp_analysis.Analysis()),
+                       "pairing": (set(pairing.PAIRING_FIELDS), pairs),
+                       "access": (set(radius_check.ACCESS_FIELDS), access)}
+        self.fields = set().union(*(names for names, _ in self.groups.values()))
 
     def decoder(self, decoder, wanted: set):
         """``decoder`` itself, or a wrapper whose ``decode`` also runs the stages needed."""
-        stages = [make() for names, make in self.groups if names & wanted]
-        if not stages:
+        run = {name for name, (names, _) in self.groups.items()
+               if names & wanted or (name == "access" and self.forced)}
+        if not run:
             return decoder
-        return _AnalysingDecoder(decoder, [s.process for s in stages])
+        return _AnalysingDecoder(decoder, [make(run).process for name, (_, make) in self.groups.items()
+                                           if name in run])
 
 
 class _AnalysingDecoder:

@@ -298,7 +298,7 @@ class Engine:
             self.linker = QuoteLinker()
         elif "pairing" in want:
             from expert.pairing import Pairing
-            self.linker = Pairing()
+            self.linker = Pairing(radius="access" not in want)
         if "access" in want:
             from expert.radius_check import AccessCheck
             self.access = AccessCheck(radius_secrets, chap_passwords)

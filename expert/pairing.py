@@ -217,10 +217,12 @@ class QuoteLinker:
 class Pairing:
     """The pairing stage.  ``timeout``: seconds an unanswered request is remembered;
     ``limit``: entries per table; ``quote_window``: seconds an IPv4 datagram is
-    remembered for ICMP errors; ``keep_pairs``: pairs kept in :attr:`pairs`."""
+    remembered for ICMP errors; ``keep_pairs``: pairs kept in :attr:`pairs`; ``radius=False``
+    leaves RADIUS to :class:`expert.radius_check.AccessCheck` when that stage runs too (it
+    matches requests and responses itself, duplicates included: one producer per field)."""
 
     def __init__(self, timeout: float = 60.0, limit: int = 100_000, quote_window: float = 10.0,
-                 keep_pairs: int = 100_000, annotate: bool = True):
+                 keep_pairs: int = 100_000, annotate: bool = True, radius: bool = True):
         t = int(timeout * _NS)
         self.dns = _Table(t, limit)
         self.icmp = _Table(t, limit)
@@ -230,6 +232,7 @@ class Pairing:
         self.streams = _Table(t if t > 3600 * _NS else int(3600 * _NS), limit)  # TCP: FTP/HTTP queues
         self.pairs: deque = deque(maxlen=keep_pairs)
         self.counts: dict[str, int] = {}
+        self.pair_radius = radius
         self.annotate = annotate
         self._sweep = None
 
@@ -309,6 +312,8 @@ class Pairing:
                 self.dns.put((src, sp, dst, dp, qid), packet.number, ts)
             return
         if aname == "radius" and app.status != "malformed":
+            if not self.pair_radius:
+                return
             code, rid = int(app.get("code")), app.get("id")
             fam = _RADIUS_REQ.get(code)
             if fam is not None:

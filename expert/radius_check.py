@@ -62,6 +62,14 @@ ACCESS_FIELDS = {
     **CHAP_FIELDS,
 }
 
+def add_arguments(p) -> None:
+    """The secret options, shared by ``protospec decode`` and ``protospec expert``."""
+    p.add_argument("--radius-secret", action="append", default=[], metavar="[ADDR=]SECRET",
+                   help="RADIUS shared secret (of one server, or any): checks authenticators")
+    p.add_argument("--chap-password", action="append", default=[], metavar="USER=PASSWORD",
+                   help="a user's password: checks CHAP responses and RADIUS CHAP-Password")
+
+
 def register_fields() -> bool:
     """Hand :data:`ACCESS_FIELDS` to the filter language when it offers the hook."""
     try:

@@ -57,10 +57,8 @@ def add_arguments(p) -> None:
                         f"({', '.join(SEVERITIES)})")
     p.add_argument("--specs", action="append", default=[], metavar="DIR",
                    help="also load the spec modules in DIR (repeatable)")
-    p.add_argument("--radius-secret", action="append", default=[], metavar="[ADDR=]SECRET",
-                   help="RADIUS shared secret (of one server, or any): checks authenticators")
-    p.add_argument("--chap-password", action="append", default=[], metavar="USER=PASSWORD",
-                   help="a user's password: checks CHAP responses and RADIUS CHAP-Password")
+    from expert.radius_check import add_arguments as secret_arguments
+    secret_arguments(p)
     p.add_argument("-c", dest="count", type=int, metavar="N", help="read only the first N packets")
     p.add_argument("--max-per-rule", type=int, default=20, metavar="N",
                    help="text output: show at most N findings of each rule (0: all; default 20)")

@@ -678,3 +678,30 @@ def decode_frame(frame, number):
         if layer.proto.name in MINE and layer.status == OK:
             assert_matches_construct(layer)
     return pkt
+
+
+def test_decode_checks_radius_with_a_secret(tmp_path, capsys):
+    """``protospec decode`` takes ``--radius-secret``/``--chap-password`` like ``expert``:
+    the verdicts are fields for -e, -Y and the JSON annotations; without a secret the
+    request/response matching still answers ``radius.reqframe``."""
+    from decoder.capture import Frame, write_pcap
+    from decoder.cli import main
+    req_auth = bytes(range(16, 32))
+    request = rad(1, 42, req_auth, avp(1, b"alice") + avp(2, hide_password(b"pw", SECRET, req_auth)))
+    accept = signed_response(2, 42, req_auth, avp(18, b"Welcome"))
+    request2 = rad(1, 43, req_auth, avp(1, b"alice") + avp(2, hide_password(b"pw", SECRET, req_auth)))
+    forged = signed_response(2, 43, req_auth, b"", secret=b"wrong")
+    frames = [radius_frame(request), radius_frame(accept, 1812, 40000, "10.0.0.2", "10.0.0.1"),
+              radius_frame(request2), radius_frame(forged, 1812, 40000, "10.0.0.2", "10.0.0.1")]
+    path = tmp_path / "radius.pcap"
+    write_pcap(str(path), [Frame(f, 1, (i + 1) * 1_000_000, len(f)) for i, f in enumerate(frames)])
+    assert main(["decode", str(path), "-T", "fields", "-e", "frame.number", "-e", "radius.reqframe",
+                 "-e", "radius.authenticator.status", "-e", "radius.User_Password",
+                 "--radius-secret", "10.0.0.2=testing123"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["1\t\t\tpw", "2\t1\tgood\t", "3\t\t\tpw", "4\t3\tbad\t"]
+    assert main(["decode", str(path), "-Y", 'radius.authenticator.status == "bad"', "--radius-secret",
+                 "testing123"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["4"]
+    assert main(["decode", str(path), "-T", "fields", "-e", "radius.reqframe"]) == 0
+    assert capsys.readouterr().out.split() == ["1", "3"]
+    assert main(["decode", str(path), "--chap-password", "nouser"]) == 2
