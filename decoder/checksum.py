@@ -8,16 +8,21 @@ from dataclasses import dataclass
 GOOD, BAD, UNVERIFIED, NOT_PRESENT = "good", "bad", "unverified", "not present"
 
 
-def internet_checksum(data: bytes, initial: int = 0) -> int:
-    """One's-complement sum of 16-bit words, complemented (RFC 1071 §1).
+def internet_checksum(data: bytes, initial: int = 0, skip: int | None = None) -> int:
+    """One's-complement sum of 16-bit words, complemented (RFC 1071 §1); ``skip``: the
+    (even) offset of a word taken as zero, the checksum field itself.
 
     Computed as RFC 1071 §2(B) allows, from the octets as one big number: 2**16 is 1
     modulo 0xFFFF, so the words' end-around-carry sum is that number modulo 0xFFFF (0xFFFF
-    for a non-zero multiple, 0 only when every word is 0)."""
-    total = int.from_bytes(data, "big") << (8 if len(data) % 2 else 0)
-    total += initial
+    for a non-zero multiple, 0 only when every word is 0), and a word at an even offset
+    weighs 1: the skipped word is subtracted, with no copy of the octets."""
+    if skip is not None and len(data) < skip + 2:
+        data, skip = data[:skip] + b"\0\0", None      # the field is not all there: pad it
+    total = (int.from_bytes(data, "big") << (8 if len(data) % 2 else 0)) + initial
+    if skip is not None:
+        total -= data[skip] << 8 | data[skip + 1]
     folded = total % 0xFFFF
-    if folded == 0 and total:
+    if folded == 0 and (initial or any(data[:skip]) or (skip is not None and any(data[skip + 2:]))):
         folded = 0xFFFF
     return ~folded & 0xFFFF
 
@@ -98,7 +103,6 @@ class ChecksumRule:
         """The value the field should hold for these octets (the field itself taken as zero).
 
         ``net``: the enclosing IP layer when the caller has it (False: look it up)."""
-        rel = self.offset
         initial = 0
         if self.pseudo is not None:
             if net is False:
@@ -106,17 +110,7 @@ class ChecksumRule:
             if net is not None:
                 ph = pseudo_header(net, self.pseudo, len(data), final_destination(layer))
                 initial = int.from_bytes(ph, "big")
-        if len(data) >= rel + 2:
-            # the field's word taken out of the sum: at an even offset it weighs 1 modulo
-            # 0xFFFF (see internet_checksum), so no copy with the field blanked is needed
-            total = (int.from_bytes(data, "big") << (8 if len(data) % 2 else 0)) \
-                - (data[rel] << 8 | data[rel + 1]) + initial
-            folded = total % 0xFFFF
-            if folded == 0:     # 0 or 0xFFFF: only all-zero words sum to 0
-                folded = 0xFFFF if initial or any(data[:rel]) or any(data[rel + 2:]) else 0
-            value = ~folded & 0xFFFF
-        else:
-            value = internet_checksum(data[:rel] + b"\0\0" + data[rel + 2:], initial)
+        value = internet_checksum(data, initial, skip=self.offset)
         if self.zero_means_absent and value == 0:
             value = 0xFFFF
         return value

@@ -282,7 +282,8 @@ class ConversationTracker:
         self._tcp_proto = self._tcp_ex = self._ip_proto = self._ip_ex = None
         self.now = 0
         #: ``(direction, flags, segment length, raw window)`` of the last TCP segment
-        #: counted (direction 0: from the conversation's client), for stages that follow
+        #: counted in the packet under way (direction 0: from the client; None if it had
+        #: none), for stages that follow
         self.segment = None
 
     # -- helpers -------------------------------------------------------------------
@@ -338,6 +339,7 @@ class ConversationTracker:
             self._next_sweep = ts + self._sweep_ns
         elif ts >= self._next_sweep:
             self.sweep(ts)
+        self.segment = None
         result = None
         net_last = None
         for layer in packet.layers:

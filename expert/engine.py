@@ -316,7 +316,6 @@ class Engine:
         if self.tracker is not None:
             if self.monitor is not None:
                 self.monitor.packet = packet
-            self.tracker.segment = None
             conv = self.tracker.process(packet)
             if conv is not None and self._conv_stats and conv.kind == "tcp":
                 self._tcp_stats(packet, conv, ts)

@@ -112,12 +112,10 @@ def protocols(rules, stages, registry) -> set[str] | None:
     access checks read the application layers themselves)."""
     if stages & {"pairing", "access"}:
         return None
-    fields = set()
-    for r in rules:
-        fields |= r.fields
+    from expert.rule_compiler import SEQ_FIELDS
     # a conversation's or a sequence's own values come from the stages, not from layers
-    fields = {f for f in fields if f not in convstats.FIELDS and f != "seq.delay"}
-    out = registry.protocols_of(fields)
+    out = registry.protocols_of({f for r in rules for f in r.fields
+                                 if f not in convstats.FIELDS and f not in SEQ_FIELDS})
     if out is None:
         return None
     if stages & {"conversations", "tcp_analysis", "checksums", "conv_stats"}:
