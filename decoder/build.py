@@ -466,12 +466,9 @@ def auto_fields(layout) -> set:
             out.update(b.name for b in sc.bits if callable(b.default))
         elif isinstance(sc, (C.FixedSized, C.GreedyRange, C.Array)):
             walk(sc.subcon, name)
-        elif isinstance(sc, C.Switch):
-            for case in list(sc.cases.values()) + [sc.default]:
+        elif isinstance(sc, (C.Switch, C.IfThenElse)):
+            for case in fastpath.branches(sc):
                 walk(case, name)
-        elif isinstance(sc, C.IfThenElse):
-            walk(sc.thensubcon, name)
-            walk(sc.elsesubcon, name)
     walk(layout)
     return out
 
@@ -723,11 +720,8 @@ def _container_node(layout, name):
         if isinstance(inner, C.Struct):
             for sub in inner.subcons:
                 walk(sub)
-        elif isinstance(inner, C.Switch):
-            for case in list(inner.cases.values()) + [inner.default]:
+        elif isinstance(inner, (C.Switch, C.IfThenElse)):
+            for case in fastpath.branches(inner):
                 walk(case, nm)
-        elif isinstance(inner, C.IfThenElse):
-            walk(inner.thensubcon, nm)
-            walk(inner.elsesubcon, nm)
     walk(layout)
     return found

@@ -99,6 +99,16 @@ def fixed_format(sc):
     return None
 
 
+def branches(inner):
+    """The alternative subcons of a Switch (its cases, then its default) or an
+    IfThenElse (then, else); None for any other node."""
+    if isinstance(inner, C.Switch):
+        return list(inner.cases.values()) + [inner.default]
+    if isinstance(inner, C.IfThenElse):
+        return [inner.thensubcon, inner.elsesubcon]
+    return None
+
+
 def static_size(sc):
     """The node's size when it never varies: also a Switch/IfThenElse whose branches all have
     one size (ICMP: a 4-octet body chosen by type and code), or a Struct of such nodes."""
@@ -110,13 +120,10 @@ def static_size(sc):
     if isinstance(inner, C.Struct):
         sizes = [static_size(sub) for sub in inner.subcons]
         return None if None in sizes else sum(sizes)
-    if isinstance(inner, C.Switch):
-        branches = list(inner.cases.values()) + [inner.default]
-    elif isinstance(inner, C.IfThenElse):
-        branches = [inner.thensubcon, inner.elsesubcon]
-    else:
+    alts = branches(inner)
+    if alts is None:
         return None
-    sizes = {static_size(b) for b in branches}
+    sizes = {static_size(b) for b in alts}
     return sizes.pop() if len(sizes) == 1 and None not in sizes else None
 
 

@@ -82,13 +82,10 @@ def layout_fields(layout):
             out.append((inner.raw, None, None))
             if inner.end:
                 out.append((inner.padding, None, None))
-        elif isinstance(inner, C.Switch):
+        elif isinstance(inner, (C.Switch, C.IfThenElse)):
             # a named Switch of plain fields is that field ("protocol": 1 or 2 octets)
-            for case in list(inner.cases.values()) + [inner.default]:
+            for case in fastpath.branches(inner):
                 walk(case, name)
-        elif isinstance(inner, C.IfThenElse):
-            walk(inner.thensubcon, name)
-            walk(inner.elsesubcon, name)
         elif isinstance(inner, (C.FixedSized, C.GreedyRange, C.Array, C.Peek)):
             walk(inner.subcon, name)
         elif name and not name.startswith("_"):   # "_x": internal (a Peek read ahead)
@@ -302,10 +299,9 @@ def _direct_fields(layout) -> set[str]:
 def _plain(sc) -> bool:
     """The node parses to one plain value (not a container or list), whatever branch."""
     inner = fastpath.unwrap(sc)
-    if isinstance(inner, C.Switch):
-        return all(_plain(c) for c in list(inner.cases.values()) + [inner.default])
-    if isinstance(inner, C.IfThenElse):
-        return _plain(inner.thensubcon) and _plain(inner.elsesubcon)
+    alts = fastpath.branches(inner)
+    if alts is not None:
+        return all(_plain(c) for c in alts)
     if isinstance(inner, C.FixedSized):
         return _plain(inner.subcon)
     return not isinstance(inner, (C.Struct, C.GreedyRange, C.Array, C.Sequence, TLV, BitFields))
@@ -357,10 +353,5 @@ def _header_length_source(prefix, resolve):
             except KeyError:
                 return None
             continue
-        if isinstance(inner, C.Switch):
-            sizes = {fastpath.static_size(c) for c in list(inner.cases.values()) + [inner.default]}
-            if len(sizes) == 1 and None not in sizes:
-                parts.append(str(sizes.pop()))
-                continue
         return None
     return " + ".join(parts)

@@ -420,12 +420,9 @@ def _unsupported(proto):
                 walk(sub, bounded)
         elif isinstance(inner, (C.FixedSized, C.GreedyRange, C.Array)):
             walk(inner.subcon, bounded or isinstance(inner, C.FixedSized))
-        elif isinstance(inner, C.Switch):
-            for case in list(inner.cases.values()) + [inner.default]:
+        elif isinstance(inner, (C.Switch, C.IfThenElse)):
+            for case in fastpath.branches(inner):
                 walk(case, bounded)
-        elif isinstance(inner, C.IfThenElse):
-            walk(inner.thensubcon, bounded)
-            walk(inner.elsesubcon, bounded)
         elif isinstance(inner, TLV):
             for v in inner.values.values():
                 walk(v, True)
