@@ -235,7 +235,6 @@ class AnalysisStages:
 
     def __init__(self, secrets=None, passwords=None):
         from expert import pairing, radius_check, tcp_analysis
-        radius_check.register_fields()
         self.forced = bool(secrets or passwords)
 
         def access(run):
@@ -317,7 +316,7 @@ def _decode_packets(frames, fmt, args, reg, decoder, write, tick, flt=None) -> N
     clock = Clock()
     batch = 1 if args.line_buffered else 256
     chunks: list[str] = []
-    ethertype = {p.name for p in reg.tables.get("ethertype", {}).values()}
+    ethertype = reg.ethertype_protos
     if fmt in ("json", "jsonl"):
         from decoder.jsonout import dumps, packet_json
         pretty = fmt == "json"

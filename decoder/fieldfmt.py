@@ -124,7 +124,9 @@ def derived_code(proto, rel: str) -> str:
 
 
 def code_for(proto, rel: str, full_name: str | None = None) -> str:
-    return BASES.get(full_name or f"{proto.name}.{rel}") or derived_code(proto, rel)
+    """tshark's display base of a field (``full_name``: the name it was asked by, default
+    the protocol's namespace and ``rel``), else one derived from its type."""
+    return BASES.get(full_name or f"{proto.namespace}.{rel}") or derived_code(proto, rel)
 
 
 def _as_int(value):

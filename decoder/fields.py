@@ -110,7 +110,7 @@ class FieldsWriter:
         self.reg, self.names = reg, list(names)
         self.sep, self.occurrence, self.agg, self.quote = separator, occurrence, aggregator, quote
         self.header = header
-        self.ethertype_protos = {p.name for p in reg.tables.get("ethertype", {}).values()}
+        self.ethertype_protos = reg.ethertype_protos
         self.cols = []                 # (kind, name, data) per column
         fast = True
         per_proto: dict = {}
@@ -130,9 +130,7 @@ class FieldsWriter:
                 self.cols.append(("proto", name, None))
                 fast = False
                 continue
-            owners = reg.resolve_all(name) if hasattr(reg, "resolve_all") else (
-                [reg.resolve(name)] if reg.resolve(name) else [])
-            owners = [o for o in owners if o and o[1]]
+            owners = [o for o in reg.resolve_all(name) if o[1]]
             if not owners:
                 raise FieldError(unknown_field_message(reg, name))
             proto, rel = owners[0]
@@ -196,13 +194,9 @@ class FieldsWriter:
         """The general path: every column from a decoded :class:`~decoder.packet.Packet`."""
         frame, n = pkt.frame, pkt.number
         out = []
-        extra = getattr(pkt, "extra", None)
         for kind, name, data in self.cols:
             if kind == "field":
-                if extra and name in extra:
-                    vals = extra[name]
-                else:
-                    vals = pkt.values(name)
+                vals = pkt.values(name)
                 out.append(self._pick([format_value(data, x) for x in vals]))
             elif kind == "frame":
                 if data is None:

@@ -29,6 +29,7 @@ import json
 from enum import IntEnum
 
 from decoder.fields import protocols_text
+from decoder.packet import OK
 
 
 def _safe(value):
@@ -48,7 +49,7 @@ def _one_or_list(values):
 
 
 def layer_json(layer) -> dict:
-    ns = getattr(layer.proto, "namespace", "") or layer.proto.name
+    ns = layer.proto.namespace
     fields, names = {}, {}
     try:
         flat = layer.flat()
@@ -63,7 +64,7 @@ def layer_json(layer) -> dict:
             names[key] = _one_or_list([v.name if isinstance(v, IntEnum) else None for v in values])
     out = {"protocol": layer.proto.name, "status": layer.status, "offset": layer.off,
            "length": layer.hlen}
-    if layer.status != "ok":
+    if layer.status != OK:
         out["error"] = layer.error
     if layer.quoted:
         out["quoted"] = True
@@ -88,7 +89,7 @@ def packet_json(pkt, clock, ethertype_protos=()) -> dict:
     trailer = pkt.trailer
     if trailer:
         out["trailer"] = {"offset": pkt.data_end, "length": len(trailer), "hex": trailer.hex()}
-    extra = getattr(pkt, "extra", None)
+    extra = pkt.extra
     if extra:
         out["annotations"] = {k: _one_or_list([_safe(v) for v in vals]) for k, vals in extra.items()}
     return out

@@ -95,12 +95,6 @@ def rst_paragraphs(doc: str) -> str:
     return "\n\n".join(blocks)
 
 
-def full_name(p, rel: str) -> str:
-    """The display-filter name of a protocol's field (its Wireshark alias when it has one)."""
-    alias = getattr(p, "aliases", {}).get(rel)
-    return alias or f"{getattr(p, 'namespace', '') or p.name}.{rel}"
-
-
 def expr_text(expr, name_of) -> str:
     """A ``this`` expression as filter-name text: ``this.vihl.hdr_len - 20`` -> ``ip.hdr_len - 20``
     (``name_of(relative name)`` gives the full name)."""
@@ -265,8 +259,7 @@ def type_text(node) -> str:
 
 def field_rows(p) -> list[dict]:
     """Every field of a protocol with its filter name, doc, type, offset, size and values."""
-    def name_of(rel):
-        return full_name(p, rel)
+    name_of = p.full_name
     info = field_info(p.layout, name_of)
     file = getattr(p, "file", "") or p.module
     rows, missing = [], []
@@ -277,7 +270,7 @@ def field_rows(p) -> list[dict]:
         sums[f"{rule.field}_calculated"] = rule
     for rel in p.field_names:
         row = {"rel": rel, "name": name_of(rel), "offset": "—", "size": "—", "values": "", "when": ""}
-        row["aliases"] = [f"{getattr(p, 'namespace', '') or p.name}.{rel}"] if rel in getattr(p, "aliases", {}) else []
+        row["aliases"] = [f"{p.namespace}.{rel}"] if rel in p.aliases else []
         if rel in virtual:
             v = virtual[rel]
             row["doc"] = v.doc
@@ -506,10 +499,9 @@ def _spec_path(p) -> str:
 
 
 def protocol_page(p, reg, formats) -> str:
-    ns = getattr(p, "namespace", "") or p.name
+    ns = p.namespace
 
-    def name_of(rel):
-        return full_name(p, rel)
+    name_of = p.full_name
     rows = field_rows(p)
     module = sys.modules.get(p.module)
     out = _heading(_escape(f"{p.name} — {p.title}"))

@@ -106,6 +106,9 @@ class Registry:
         self.tables: dict[str, dict[int, Protocol]] = {}
         self.fields: dict[str, tuple[Protocol, str]] = {}
         self.field_owners: dict[str, list[tuple[Protocol, str]]] = {}
+        #: names of the protocols bound in the ``ethertype`` table (``frame.protocols``
+        #: puts tshark's ``ethertype`` step before them)
+        self.ethertype_protos: frozenset[str] = frozenset()
 
     @classmethod
     def default(cls, extra_dirs=()):
@@ -134,6 +137,7 @@ class Registry:
                 table = self.tables.setdefault(b.table, {})
                 for value in b.values:
                     table[value] = p
+        self.ethertype_protos = frozenset(p.name for p in self.tables.get("ethertype", {}).values())
         for p in self.protocols.values():
             compile_protocol(p, self)
             for rel in p.field_names:

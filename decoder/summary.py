@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from decoder.fieldfmt import tshark_text
 from decoder.fields import ns_text
-
-OK = "ok"
+from decoder.packet import MALFORMED, OK, TRUNCATED
 
 
 def _visible(pkt):
@@ -43,9 +42,9 @@ def addresses(pkt):
 def problem(pkt) -> str:
     """`` [Malformed: why]`` / `` [Truncated]`` for the first damaged layer, else ``""``."""
     for layer in _visible(pkt):
-        if layer.status == "malformed":
+        if layer.status == MALFORMED:
             return f" [Malformed: {layer.error}]"
-        if layer.status == "truncated":
+        if layer.status == TRUNCATED:
             return " [Truncated]"
     return ""
 

@@ -18,6 +18,7 @@ import construct as C
 from decoder import fastpath
 from decoder.fieldfmt import code_for, label_of, tshark_text
 from decoder.fields import ns_text, protocols_text
+from decoder.packet import MALFORMED, OK
 from specs._fields import Bit, BitFields
 from specs._tlv import TLV
 
@@ -37,10 +38,6 @@ def layer_title(layer) -> str:
     if p.summary is not None and layer.v is not None:
         return f"{title}, {layer.summary()}"
     return title
-
-
-def _ns(proto) -> str:
-    return getattr(proto, "namespace", "") or proto.name
 
 
 def _bytes_text(b: bytes) -> str:
@@ -128,7 +125,7 @@ class _Codes:
     def get(self, proto, rel):
         key = (id(proto), rel)
         if key not in self.cache:
-            self.cache[key] = code_for(proto, rel, f"{_ns(proto)}.{rel}")
+            self.cache[key] = code_for(proto, rel)
         return self.cache[key]
 
 
@@ -138,7 +135,7 @@ _CODES = _Codes()
 def layer_lines(layer, lines: list[str], base: int = 0) -> None:
     """Append the title and field lines of one layer."""
     proto = layer.proto
-    ns = _ns(proto)
+    ns = proto.namespace
     title = layer_title(layer)
     if layer.quoted:
         title += " (quoted)"
@@ -206,8 +203,8 @@ def layer_lines(layer, lines: list[str], base: int = 0) -> None:
                 lines.append(f"{INDENT * (indent + 1)}{label_of(virt.doc, virt.name)}: "
                              f"{value_text(extra, 'd')}  [{ns}.{virt.name}]")
         stack.append((depth, False, False, None))     # a leaf: nothing nests under it
-    if layer.status != "ok":
-        kind = "Malformed" if layer.status == "malformed" else "Truncated"
+    if layer.status != OK:
+        kind = "Malformed" if layer.status == MALFORMED else "Truncated"
         lines.append(f"{INDENT * (base + 1)}[{kind}: {layer.error}]")
 
 
@@ -245,7 +242,7 @@ def frame_lines(pkt, clock, reg=None) -> list[str]:
     lines.append(f"{INDENT}Encapsulation: link type {f.linktype} ({first})")
     if f.comment:
         lines.append(f"{INDENT}Comment: {f.comment}  [frame.comment]")
-    ethertype = {p.name for p in reg.tables.get("ethertype", {}).values()} if reg is not None else set()
+    ethertype = reg.ethertype_protos if reg is not None else ()
     lines.append(f"{INDENT}Protocols in frame: "
                  f"{protocols_text([l.proto for l in pkt.layers], bool(pkt.data), ethertype)}"
                  "  [frame.protocols]")
