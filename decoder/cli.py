@@ -211,11 +211,9 @@ def decode(args, out) -> int:
             frames = iter(reader)
             if args.count is not None and (flt is None or args.count == 0):
                 frames = itertools.islice(frames, args.count)
-            if writer is not None and flt is not None:
-                _filtered_fields(frames, writer, decoder, flt, args.count, write,
-                                 1 if args.line_buffered else 2048)
-            elif writer is not None:
-                writer.run(frames, write, decoder, tick=tick, batch=1 if args.line_buffered else 2048)
+            if writer is not None:
+                writer.run(frames, write, decoder, tick=tick, batch=1 if args.line_buffered else 2048,
+                           flt=flt, count=args.count if flt is not None else None)
             else:
                 _decode_packets(frames, fmt, args, reg, decoder, write, tick, flt)
     finally:
@@ -279,34 +277,6 @@ def _display_filter(args, reg):
         return compile_filter(args.display_filter, reg)
     except FilterError as e:
         raise UsageError(f"display filter {args.display_filter!r}: {e}") from None
-
-
-def _filtered_fields(frames, writer, decoder, flt, count, write, batch) -> None:
-    """``-T fields`` with ``-Y``: every frame is decoded (numbers and times count all of
-    them, as in tshark), only the matching ones are printed, ``-c`` counts those."""
-    from decoder.fields import Clock
-
-    clock = Clock()
-    lines = [writer.header_line()] if writer.header else []
-    q = writer.quote
-    shown = 0
-    try:
-        for n, frame in enumerate(frames, 1):
-            clock.tick(frame.ts_ns)
-            pkt = decoder.decode(frame, n)
-            if not flt(pkt):
-                continue
-            row = writer.row(pkt, clock)
-            lines.append(writer.sep.join(f"{q}{x}{q}" for x in row) if q else writer.sep.join(row))
-            shown += 1
-            if len(lines) >= batch:
-                write("\n".join(lines) + "\n")
-                lines.clear()
-            if count is not None and shown >= count:
-                break
-    finally:
-        if lines:
-            write("\n".join(lines) + "\n")
 
 
 def _decode_packets(frames, fmt, args, reg, decoder, write, tick, flt=None) -> None:

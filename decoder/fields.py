@@ -212,31 +212,43 @@ class FieldsWriter:
                 out.append(columns(pkt, clock)[name[len("_ws.col."):]])
         return out
 
-    def run(self, frames, write, decoder, tick=None, batch=2048) -> int:
-        """Write one line per frame; returns the number of frames.  Lines are written in
-        batches, and always before an exception from ``frames`` propagates."""
-        lines = []
-        flush_every = batch
-        n = 0
-        clock = Clock()
-        sep = self.sep
+    def line(self, row) -> str:
         quote = self.quote
+        return self.sep.join(f"{quote}{x}{quote}" for x in row) if quote else self.sep.join(row)
+
+    @staticmethod
+    def _spill(lines, write, tick) -> None:
+        write("\n".join(lines) + "\n")
+        lines.clear()
+        if tick is not None:
+            tick()
+
+    def run(self, frames, write, decoder, tick=None, batch=2048, flt=None, count=None) -> int:
+        """Write one line per frame; returns the number of frames.  Lines are written in
+        batches, and always before an exception from ``frames`` propagates.  With a display
+        filter ``flt`` every frame is decoded (numbers and times count all of them, as in
+        tshark), only the matching ones are written, and ``count`` stops after that many."""
+        lines = []
+        n = shown = 0
+        clock = Clock()
         try:
             if self.header:
                 lines.append(self.header_line())
-            if self.fast:
-                n = self._run_fast(frames, lines, write, decoder, clock, tick, flush_every)
+            if self.fast and flt is None:
+                n = self._run_fast(frames, lines, write, decoder, clock, tick, batch)
             else:
                 for frame in frames:
                     n += 1
                     clock.tick(frame.ts_ns)
-                    row = self.row(decoder.decode(frame, n), clock)
-                    lines.append(sep.join(f"{quote}{x}{quote}" for x in row) if quote else sep.join(row))
-                    if len(lines) >= flush_every:
-                        write("\n".join(lines) + "\n")
-                        lines.clear()
-                        if tick is not None:
-                            tick()
+                    pkt = decoder.decode(frame, n)
+                    if flt is not None and not flt(pkt):
+                        continue
+                    lines.append(self.line(self.row(pkt, clock)))
+                    shown += 1
+                    if len(lines) >= batch:
+                        self._spill(lines, write, tick)
+                    if count is not None and shown >= count:
+                        break
         finally:
             if lines:
                 write("\n".join(lines) + "\n")
@@ -304,17 +316,12 @@ class FieldsWriter:
                         out[i] = text
                 append(sep.join(f"{quote}{x}{quote}" for x in out) if quote else sep.join(out))
                 if len(lines) >= flush_every:
-                    write("\n".join(lines) + "\n")
-                    lines.clear()
-                    if tick is not None:
-                        tick()
+                    self._spill(lines, write, tick)
                 continue
             # not a clean packet: the decoder's verdict, extracted the general way
             if not frame_cols:
                 clock.tick(frame.ts_ns)
-            out = row(decoder.decode(frame, n), clock)
-            append(sep.join(f"{quote}{x}{quote}" for x in out) if quote else sep.join(out))
+            append(self.line(row(decoder.decode(frame, n), clock)))
             if len(lines) >= flush_every:
-                write("\n".join(lines) + "\n")
-                lines.clear()
+                self._spill(lines, write, tick)
         return n
