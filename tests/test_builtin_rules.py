@@ -221,11 +221,6 @@ def run_cli(*argv):
     return rc, out.getvalue(), err.getvalue()
 
 
-@pytest.fixture()
-def sample_copy(tmp_path):
-    return SAMPLE
-
-
 def test_cli_text_groups_by_severity():
     rc, out, err = run_cli(SAMPLE)
     assert rc == 0, err

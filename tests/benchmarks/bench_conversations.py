@@ -217,18 +217,15 @@ def main():
     tmp = None
     if args.capture:
         path = Path(args.capture)
-        from decoder.capture import open_capture
-        with open_capture(str(path)) as cap:
-            count = sum(1 for _ in cap)
     else:
         tmp = tempfile.TemporaryDirectory()
         path = Path(tmp.name) / "conversations.pcap"
         # built in a child: Linux carries a process's peak RSS across fork+exec, so a big
         # parent would inflate every contender's figure
         subprocess.run([sys.executable, __file__, "--make", str(path), str(args.connections)], check=True)
-        from decoder.capture import open_capture
-        with open_capture(str(path)) as cap:
-            count = sum(1 for _ in cap)
+    from decoder.capture import open_capture
+    with open_capture(str(path)) as cap:
+        count = sum(1 for _ in cap)
     print(f"capture: {path} ({count} packets, {path.stat().st_size / 1e6:.1f} MB)")
     print(f"{'contender':<32} {'seconds':>8} {'packets/s':>11} {'max RSS MB':>11}")
     for name in CONTENDERS:

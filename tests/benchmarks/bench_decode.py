@@ -74,7 +74,6 @@ def run_protospec_headers_api(path):
     decode = Decoder(reg).decode
     ip_src = reg.protocols["ip"].getters["src"]
     tcp_sport = reg.protocols["tcp"].getters["srcport"]
-    n = 0
     with open_capture(str(path)) as cap:
         for frame in cap:
             pkt = decode(frame)
@@ -84,7 +83,6 @@ def run_protospec_headers_api(path):
                     ip_src(layer.v)
                 elif name == "tcp":
                     tcp_sport(layer.v)
-            n += 1
     return 0
 
 

@@ -29,22 +29,14 @@ from _timing import time_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from decoder.checksum import internet_checksum  # noqa: E402
 
 T0 = 1_700_000_000_000_000_000
 
 
-def _csum(data: bytes, initial: int = 0) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = initial + sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
 def _ip(src: bytes, dst: bytes, proto: int, payload: bytes, ident: int) -> bytes:
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident & 0xFFFF, 0x4000, 64, proto, 0, src, dst)
-    hdr = hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:]
+    hdr = hdr[:10] + struct.pack("!H", internet_checksum(hdr)) + hdr[12:]
     return hdr + payload
 
 
@@ -54,7 +46,7 @@ def _tcp(src, dst, sp, dp, seq, ack, flags, win, data=b"", ident=0) -> bytes:
     seg = struct.pack("!HHIIBBHHH", sp, dp, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, (hlen // 4) << 4, flags, win, 0, 0)
     seg += opts + data
     pseudo = src + dst + struct.pack("!xBH", 6, len(seg))
-    c = _csum(seg, sum(struct.unpack("!6H", pseudo)))
+    c = internet_checksum(seg, sum(struct.unpack("!6H", pseudo)))
     seg = seg[:16] + struct.pack("!H", c) + seg[18:]
     return _ip(src, dst, 6, seg, ident)
 
@@ -62,7 +54,7 @@ def _tcp(src, dst, sp, dp, seq, ack, flags, win, data=b"", ident=0) -> bytes:
 def _udp(src, dst, sp, dp, data, ident=0) -> bytes:
     seg = struct.pack("!HHHH", sp, dp, 8 + len(data), 0) + data
     pseudo = src + dst + struct.pack("!xBH", 17, len(seg))
-    c = _csum(seg, sum(struct.unpack("!6H", pseudo))) or 0xFFFF
+    c = internet_checksum(seg, sum(struct.unpack("!6H", pseudo))) or 0xFFFF
     seg = seg[:6] + struct.pack("!H", c) + seg[8:]
     return _ip(src, dst, 17, seg, ident)
 
