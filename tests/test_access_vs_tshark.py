@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
 from decoder.capture import open_capture  # noqa: E402
 from decoder.packet import Decoder  # noqa: E402
 from decoder.registry import Registry  # noqa: E402
+from tshark_compare import tshark_types  # noqa: E402
 from expert.radius_check import ACCESS_FIELDS, AccessCheck  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "captures"
@@ -73,18 +74,6 @@ KNOWN = {
     "radius.Egress_VLANID": "Wireshark fills only radius.egress_vlanid*",
     "radius.Egress_VLAN_Name": "Wireshark fills only radius.egress_vlan_name*",
 }
-
-
-@lru_cache(maxsize=1)
-def tshark_types() -> dict[str, str]:
-    """Field name -> FT_ type, from ``tshark -G fields``."""
-    out = subprocess.run([TSHARK, "-G", "fields"], capture_output=True, text=True, check=True).stdout
-    types = {}
-    for line in out.splitlines():
-        parts = line.split("\t")
-        if parts[0] == "F" and len(parts) > 3:
-            types[parts[2]] = parts[3]
-    return types
 
 
 @lru_cache(maxsize=1)

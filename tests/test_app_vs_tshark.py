@@ -46,6 +46,7 @@ from decoder.capture import open_capture  # noqa: E402
 from decoder.fields import Clock, FieldsWriter  # noqa: E402
 from decoder.packet import OK, Decoder  # noqa: E402
 from decoder.registry import Registry  # noqa: E402
+from tshark_compare import tshark_types  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "captures"
 TSHARK = shutil.which("tshark")
@@ -111,16 +112,10 @@ def registry():
 
 
 @lru_cache(maxsize=1)
-def tshark_names() -> set[str]:
-    out = subprocess.run([TSHARK, "-G", "fields"], capture_output=True, text=True, check=True).stdout
-    return {line.split("\t")[2] for line in out.splitlines() if line.startswith("F\t")}
-
-
-@lru_cache(maxsize=1)
 def field_names() -> list[str]:
     reg = registry()
     ours = {reg.protocols[p].full_name(rel) for p in MINE for rel in reg.protocols[p].field_names}
-    return sorted(ours & tshark_names())
+    return sorted(ours & tshark_types().keys())
 
 
 def tshark_rows(path: Path) -> list[list[str]]:

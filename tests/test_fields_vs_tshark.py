@@ -50,6 +50,7 @@ from decoder.capture import CaptureError, Frame, open_capture, write_pcap  # noq
 from decoder.fields import FieldsWriter  # noqa: E402
 from decoder.packet import Decoder  # noqa: E402
 from decoder.registry import Registry  # noqa: E402
+from tshark_compare import tshark_fields  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "captures"
 TSHARK = shutil.which("tshark")
@@ -118,17 +119,6 @@ def _known(field: str, rel: str) -> str | None:
 
 def _captures() -> list[Path]:
     return sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng") and p.is_file())
-
-
-@lru_cache(maxsize=1)
-def tshark_fields() -> dict[str, tuple[str, str]]:
-    out = subprocess.run([TSHARK, "-G", "fields"], capture_output=True, text=True, check=True).stdout
-    fields = {}
-    for line in out.splitlines():
-        cols = line.split("\t")
-        if cols[0] == "F" and len(cols) >= 6:
-            fields.setdefault(cols[2], (cols[3], cols[5]))
-    return fields
 
 
 @lru_cache(maxsize=1)

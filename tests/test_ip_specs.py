@@ -31,7 +31,7 @@ from decoder import fastpath
 from decoder.capture import Frame, open_capture, write_pcap
 from decoder.packet import MALFORMED, OK, TRUNCATED, Decoder
 from decoder.registry import Registry
-from tshark_compare import compare_fields, compare_info
+from tshark_compare import compare_fields, compare_info, tshark_types
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 pytest.importorskip("scapy.all")
@@ -543,17 +543,10 @@ STATUS = {"bad": "0", "good": "1", "unverified": "2", "not present": "3"}
 
 
 @functools.lru_cache(maxsize=1)
-def wireshark_fields() -> dict:
-    """Filter name -> FT_ type, for every field this tshark knows."""
-    out = subprocess.run([TSHARK, "-G", "fields"], capture_output=True, text=True, check=True).stdout
-    return {cols[2]: cols[3] for cols in (line.split("\t") for line in out.splitlines()) if cols[0] == "F"}
-
-
-@functools.lru_cache(maxsize=1)
 def compared_fields() -> tuple:
     """Every field of these specs, by full filter name, that Wireshark has with a value
     (FT_NONE fields such as icmpv6.opt.reserved are labels without one in tshark)."""
-    ws = wireshark_fields()
+    ws = tshark_types()
     ours = {f"{REG.protocols[p].namespace}.{rel}" for p in MINE for rel in REG.protocols[p].field_names}
     return tuple(sorted(n for n in ours if ws.get(n, "FT_NONE") != "FT_NONE"))
 
@@ -565,13 +558,13 @@ def norm_ours(name, value) -> str:
         return value.hex()
     if isinstance(value, int):          # bool, IntEnum
         return str(int(value))
-    if wireshark_fields()[name] == "FT_BYTES":  # icmpv6.opt.linkaddr: a MAC address here, bytes in Wireshark
+    if tshark_types()[name] == "FT_BYTES":  # icmpv6.opt.linkaddr: a MAC address here, bytes in Wireshark
         return value.replace(":", "")
     return str(value)
 
 
 def norm_tshark(name, text) -> str:
-    kind = wireshark_fields()[name]
+    kind = tshark_types()[name]
     if kind == "FT_BOOLEAN":
         return "1" if text in ("1", "True") else "0"
     if kind.startswith(("FT_UINT", "FT_INT")):

@@ -14,7 +14,6 @@ sll / sll2, null and raw.
 from __future__ import annotations
 
 import collections
-import functools
 import logging
 import shutil
 import struct
@@ -26,7 +25,7 @@ import pytest
 from decoder import fastpath
 from decoder.capture import Frame, open_capture, write_pcap
 from decoder.packet import OK, Decoder
-from tshark_compare import compare_fields, compare_info
+from tshark_compare import compare_fields, compare_info, tshark_types
 from decoder.registry import Registry
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)   # "MAC address to reach destination not found"
@@ -352,16 +351,9 @@ def test_fast_path_equals_construct_on_captures(rel):
 
 # --- differential check against tshark -----------------------------------------------
 
-@functools.lru_cache(maxsize=1)
-def wireshark_fields() -> dict:
-    """Filter name -> FT_ type, for every field this tshark knows."""
-    out = subprocess.run([TSHARK, "-G", "fields"], capture_output=True, text=True, check=True).stdout
-    return {cols[2]: cols[3] for cols in (line.split("\t") for line in out.splitlines()) if cols[0] == "F"}
-
-
 def compared_fields() -> list[str]:
     """Every field of these specs, by full filter name, that Wireshark has too."""
-    ws = wireshark_fields()
+    ws = tshark_types()
     ours = set()
     for proto in (REG.protocols[p] for p in MINE):
         ours.update(f"{proto.namespace}.{rel}" for rel in proto.field_names)
@@ -383,7 +375,7 @@ def norm_ours(name, value) -> str:
 
 
 def norm_tshark(name, text) -> str:
-    kind = wireshark_fields()[name]
+    kind = tshark_types()[name]
     if kind == "FT_DOUBLE":
         return repr(float(text))
     if kind == "FT_BOOLEAN":

@@ -1,5 +1,30 @@
-"""Shared by the differential tests: one frame's fields against tshark's ``-T fields`` row."""
+"""Shared by the differential tests: tshark's field list, and one frame's fields against
+tshark's ``-T fields`` row."""
 from __future__ import annotations
+
+import shutil
+import subprocess
+from functools import lru_cache
+
+TSHARK = shutil.which("tshark")
+
+
+@lru_cache(maxsize=1)
+def tshark_fields() -> dict[str, tuple[str, str]]:
+    """``tshark -G fields``: filter name -> (FT_ type, display base), every field it knows."""
+    out = subprocess.run([TSHARK or "tshark", "-G", "fields"], capture_output=True, text=True, check=True).stdout
+    fields = {}
+    for line in out.splitlines():
+        cols = line.split("\t")
+        if cols[0] == "F" and len(cols) >= 6:
+            fields.setdefault(cols[2], (cols[3], cols[5]))
+    return fields
+
+
+@lru_cache(maxsize=1)
+def tshark_types() -> dict[str, str]:
+    """Filter name -> FT_ type."""
+    return {name: ftype for name, (ftype, _) in tshark_fields().items()}
 
 
 def compare_fields(pkt, fields, texts, *, norm_tshark, norm_ours, explain, stats, known, where,
