@@ -387,7 +387,7 @@ def examples_rst(examples) -> list[str]:
 # -- the Sphinx extension ----------------------------------------------------------------------
 
 def _directives():
-    from docutils.parsers.rst import Directive, directives
+    from docutils.parsers.rst import Directive
     from docutils.statemachine import StringList
     from sphinx.util.nodes import nested_parse_with_titles
     from docutils import nodes

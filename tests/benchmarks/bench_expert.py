@@ -21,7 +21,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -77,7 +76,7 @@ def make_capture(path: Path, count: int, seed: int = 7) -> int:
     from decoder.capture import Frame, PcapWriter
 
     rnd = random.Random(seed)
-    cmac, smac, rmac = bytes.fromhex("020000000001"), bytes.fromhex("02000000000a"), bytes.fromhex("00e0fc123456")
+    cmac, rmac = bytes.fromhex("020000000001"), bytes.fromhex("00e0fc123456")
     events = []          # (time ns, frame bytes)
 
     def conn(t, k):
