@@ -39,6 +39,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from decoder import fastpath
+from decoder.checksum import network_layer
 from expert import tcp_state
 from expert.tcp_state import (ACK, ESTABLISHED, FIN, H_ACK, H_DATA, INACTIVE, M32, PARTIAL, RST, SYN,
                               TOO_LARGE_SEQ_DELTA, TcpConn)
@@ -54,7 +55,6 @@ DEFAULT_SERVER_PORTS = frozenset({
 
 # timeout classes
 T_ATTEMPT, T_ACTIVE, T_CLOSED, T_UDP, T_OTHER = range(5)
-CLASS_NAMES = ("tcp-attempt", "tcp-active", "tcp-closed", "udp", "other")
 
 
 @dataclass
@@ -269,7 +269,6 @@ class ConversationTracker:
         self.checksums = checksums
         self.flows: dict = {}
         self.counters = {"tcp": 0, "udp": 0, "ip": 0, "eth": 0}
-        self.finished_count = 0
         self._timeouts = tuple(int(t * 1e9) for t in (
             s.tcp_attempt_timeout, s.tcp_idle_timeout, s.tcp_close_linger, s.udp_idle_timeout,
             s.other_idle_timeout))
@@ -318,7 +317,7 @@ class ConversationTracker:
             self._evict_one()
         return conv
 
-    def _enqueue(self, conv, tclass, ts=None):
+    def _enqueue(self, conv, tclass):
         """Move ``conv`` to the (most recent end of the) queue of timeout class ``tclass``."""
         if conv.tclass >= 0:
             old = self._queues[conv.tclass]
@@ -345,9 +344,7 @@ class ConversationTracker:
         for layer in packet.layers:
             name = layer.proto.name
             if name == "tcp" or name == "udp":
-                net = layer.parent
-                while net is not None and net.proto.name not in ("ip", "ipv6"):
-                    net = net.parent
+                net = network_layer(layer)
                 if net is None:
                     continue
                 if layer.quoted:
@@ -738,7 +735,6 @@ class ConversationTracker:
             q = self._queues[conv.tclass]
             if q.get(conv.key) is conv:
                 del q[conv.key]
-        self.finished_count += 1
         if conv.tcp is not None and self.analyzer is not None:
             self.analyzer.finished(conv)
         if self.on_finish is not None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
-__all__ = ["Pairing", "QuoteLinker", "PAIRING_FIELDS", "register_fields"]
+__all__ = ["Pairing", "QuoteLinker", "PAIRING_FIELDS"]
 
 #: fields :class:`Pairing` annotates, for the filter language
 PAIRING_FIELDS: dict[str, type] = {
@@ -51,14 +51,12 @@ PAIRING_FIELDS: dict[str, type] = {
 }
 
 
-def register_fields() -> bool:
-    try:
-        from expert import filters
-        filters.register_extra_fields(PAIRING_FIELDS)
-    except (ImportError, AttributeError):
-        return False
-    return True
-
+# request/response protocols over TCP -> (response field, time field, 1xx codes that are
+# final replies: HTTP 101 Switching Protocols ends the request, other 1xx keep it open)
+_STREAM_PAIRS = {
+    "ftp": ("ftp.response_to", "ftp.time", frozenset()),
+    "http": ("http.request_in", "http.time", frozenset({101})),
+}
 
 # RADIUS request code -> family; response code -> family (RFC 2865, 2866, 5176)
 _RADIUS_REQ = {1: 1, 4: 4, 12: 12, 40: 40, 43: 43}
@@ -126,14 +124,13 @@ class QuoteLinker:
     Used by :class:`Pairing`, and alone by the expert engine when ``icmp.quoted_frame`` is
     the only pairing field its rules read (:meth:`process`)."""
 
-    __slots__ = ("window_ns", "limit", "seen", "annotate", "linked", "_ex")
+    __slots__ = ("window_ns", "limit", "seen", "annotate", "_ex")
 
     def __init__(self, window: float = 10.0, limit: int = 100_000, annotate: bool = True):
         self.window_ns = int(window * _NS)
         self.limit = limit
         self.seen: OrderedDict = OrderedDict()    # (a plain dict slows down when emptied from the front)
         self.annotate = annotate
-        self.linked = 0
         self._ex = None
 
     def _key(self, ip):
@@ -180,7 +177,6 @@ class QuoteLinker:
             return None
         if self.annotate:
             packet.annotate("icmp.quoted_frame", hit[1])
-        self.linked += 1
         return hit[1]
 
     def process(self, packet):
@@ -341,36 +337,24 @@ class Pairing:
         if app is None or layer.v is None:
             return
         aname = app.proto.name
-        if aname not in ("ftp", "http"):
+        spec = _STREAM_PAIRS.get(aname)
+        if spec is None:
             return
         src, dst = _addr(net, "src"), _addr(net, "dst")
         sp, dp = layer.get("srcport"), layer.get("dstport")
-        if aname == "ftp":
-            if app.get("request"):
-                q = self._queue((aname, src, sp, dst, dp), ts, True)
-                q.append((ts, packet.number))
-            elif app.get("response"):
-                q = self._queue((aname, dst, dp, src, sp), ts, False)
-                if q:
-                    codes = app.get_all("response.code")
-                    code = codes[0] if codes else None
-                    if code is not None and 100 <= code < 200:
-                        self._pair(packet, "ftp", "ftp.response_to", "ftp.time", q[0], ts)
-                    else:
-                        self._pair(packet, "ftp", "ftp.response_to", "ftp.time", q.popleft(), ts)
-            return
-        # http
         if app.get("request"):
             q = self._queue((aname, src, sp, dst, dp), ts, True)
             q.append((ts, packet.number))
         elif app.get("response"):
             q = self._queue((aname, dst, dp, src, sp), ts, False)
             if q:
+                to_field, time_field, final_1xx = spec
                 code = app.get("response.code")
-                if code is not None and 100 <= code < 200 and code != 101:
-                    self._pair(packet, "http", "http.request_in", "http.time", q[0], ts)
+                if code is not None and 100 <= code < 200 and code not in final_1xx:
+                    # a preliminary reply: the request stays open for its final one
+                    self._pair(packet, aname, to_field, time_field, q[0], ts)
                 else:
-                    self._pair(packet, "http", "http.request_in", "http.time", q.popleft(), ts)
+                    self._pair(packet, aname, to_field, time_field, q.popleft(), ts)
 
     def _queue(self, key, ts, create):
         hit = self.streams.get(key, ts)
@@ -382,6 +366,3 @@ class Pairing:
         q = hit[1]
         self.streams.put(key, q, ts)        # refresh its expiry
         return q
-
-    def state_size(self) -> int:
-        return sum(len(t) for t in (self.dns, self.icmp, self.radius, self.udp, self.quotes, self.streams))

@@ -37,9 +37,10 @@ import hmac
 import ipaddress
 from collections import OrderedDict
 
-from expert.chap_check import BAD, CHAP_FIELDS, GOOD, ChapCheck, chap_md5, passwords_from_args
+from expert.chap_check import (BAD, CHAP_FIELDS, GOOD, ChapCheck, _bounded_put, chap_md5,
+                               passwords_from_args)
 
-__all__ = ["AccessCheck", "RadiusCheck", "parse_secret", "secrets_from_args", "ACCESS_FIELDS", "register_fields",
+__all__ = ["AccessCheck", "RadiusCheck", "parse_secret", "secrets_from_args", "ACCESS_FIELDS",
            "response_authenticator", "request_authenticator", "message_authenticator",
            "hide_password", "reveal_password"]
 
@@ -70,22 +71,10 @@ def add_arguments(p) -> None:
                    help="a user's password: checks CHAP responses and RADIUS CHAP-Password")
 
 
-def register_fields() -> bool:
-    """Hand :data:`ACCESS_FIELDS` to the filter language when it offers the hook."""
-    try:
-        from expert import filters
-        hook = filters.register_extra_fields
-    except (ImportError, AttributeError):
-        return False
-    hook(ACCESS_FIELDS)
-    return True
-
-
 REQUESTS = {1: (2, 3, 11), 4: (5,), 12: (2, 3, 11, 5), 40: (41, 42), 43: (44, 45)}
 RESPONSES = {2, 3, 5, 11, 41, 42, 44, 45}
 ZERO_AUTH_REQUESTS = {4, 40, 43}          # authenticator computed over sixteen zero octets
 MESSAGE_AUTHENTICATOR = 80
-_LIMIT = 65536
 
 
 # --- the secret-based computations (bytes in, bytes out) ------------------------------------
@@ -171,13 +160,6 @@ def _norm_addr(addr):
         return str(ipaddress.ip_address(addr))
     except ValueError:
         return addr
-
-
-def _bounded_put(table: OrderedDict, key, value):
-    table[key] = value
-    table.move_to_end(key)
-    if len(table) > _LIMIT:
-        table.popitem(last=False)
 
 
 class _Request:

@@ -52,20 +52,11 @@ _CONV_ANNOTATIONS = {"tcp.stream", "udp.stream", "tcp.seq", "tcp.ack", "tcp.len"
 
 def register() -> None:
     """Declare every annotated field to the filter language (idempotent)."""
-    from expert import tcp_analysis
-    from expert import radius_check
-    tcp_analysis.register_fields()
-    radius_check.register_fields()
-    filters.register_extra_fields(ENGINE_FIELDS)
-    filters.register_extra_fields(_pairing_fields())
-
-
-def _pairing_fields() -> dict:
-    try:
-        from expert.pairing import PAIRING_FIELDS
-    except ImportError:        # pragma: no cover - the pairing stage is optional
-        return {}
-    return dict(PAIRING_FIELDS)
+    from expert.pairing import PAIRING_FIELDS
+    from expert.radius_check import ACCESS_FIELDS
+    from expert.tcp_analysis import ANALYSIS_FIELDS
+    for fields in (ANALYSIS_FIELDS, ACCESS_FIELDS, ENGINE_FIELDS, PAIRING_FIELDS):
+        filters.register_extra_fields(fields)
 
 
 register()
@@ -96,7 +87,8 @@ def needed(rules, force_access=False) -> set[str]:
         out |= {"conversations", "checksums"}
     if fields & {"ip.checksum.error", "ip.checksum.offload"}:
         out.add("ip_checksums")
-    pairing = set(_pairing_fields()) - {"icmp.quoted_frame"}
+    from expert.pairing import PAIRING_FIELDS
+    pairing = set(PAIRING_FIELDS) - {"icmp.quoted_frame"}
     if fields & pairing:
         out.add("pairing")
     elif "icmp.quoted_frame" in fields:

@@ -429,7 +429,7 @@ def _fmt_time(x):
     return f"{x * 1000:.3f} ms" if x < 1 else f"{x:.3f} s"
 
 
-def text_hierarchy(rows, total_frames) -> str:
+def text_hierarchy(rows) -> str:
     out = [RULE, "Protocol Hierarchy Statistics", "Filter: ", ""]
     for r in rows:
         name = "  " * r["depth"] + r["protocol"]
@@ -595,7 +595,7 @@ def parse_selections(items):
     sel, conv, eps, interval = set(), [], [], 1.0
     for item in items:
         name, _, arg = item.partition(",")
-        name = {"phs": "hierarchy", "io,phs": "hierarchy"}.get(name, name)
+        name = {"phs": "hierarchy"}.get(name, name)
         if item == "io,phs":
             sel.add("hierarchy")
             continue
@@ -662,7 +662,7 @@ def report(col: Collector, conv_kinds, endpoint_kinds) -> dict:
 def render_text(data, conv_kinds, endpoint_kinds) -> str:
     parts = []
     if "hierarchy" in data:
-        parts.append(text_hierarchy(data["hierarchy"], data["frames"]))
+        parts.append(text_hierarchy(data["hierarchy"]))
     for k in conv_kinds if "conv" in data else ():
         parts.append(text_conv(k, data["conv"][k]))
     for k in endpoint_kinds if "endpoints" in data else ():

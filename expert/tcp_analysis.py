@@ -124,17 +124,6 @@ ANALYSIS_FIELDS: dict[str, type | None] = {
 }
 
 
-def register_fields() -> bool:
-    """Hand :data:`ANALYSIS_FIELDS` to the filter language when it offers the hook."""
-    try:
-        from expert import filters
-        hook = filters.register_extra_fields
-    except (ImportError, AttributeError):
-        return False
-    hook(ANALYSIS_FIELDS)
-    return True
-
-
 @dataclass
 class TcpSettings:
     """Thresholds of the analysis (Wireshark's values by default); times in seconds."""
@@ -263,13 +252,12 @@ class RetransmissionSeries:
 class ConnAnalysis:
     """Analysis state of one TCP conversation."""
 
-    __slots__ = ("si", "counts", "rtx", "series_total")
+    __slots__ = ("si", "counts", "rtx")
 
     def __init__(self):
         self.si = (SeqInfo(), SeqInfo())
         self.counts = [0] * (2 * len(FLAG_NAMES))
         self.rtx = None              # [dict seq -> RetransmissionSeries] per direction
-        self.series_total = 0
 
 
 class TcpAnalyzer:
@@ -558,7 +546,6 @@ class TcpAnalyzer:
                     s.original_seen = True
                     break
             open_[seq] = s
-            an.series_total += 1
             if len(conv.retransmission_series) < self.settings.max_series:
                 conv.retransmission_series.append(s)
         s.frames.append(number)
@@ -578,7 +565,7 @@ class TcpAnalyzer:
         the per-segment state."""
         an = conv.tcp.analysis
         if an is None:
-            conv.flag_counts = {n: [0, 0] for n in FLAG_NAMES}
+            conv.flag_counts = flag_counts(conv)
             return
         if an.rtx is not None:
             for d in (0, 1):
@@ -586,8 +573,7 @@ class TcpAnalyzer:
                 for s in an.rtx[d].values():
                     s.outcome = "reset" if reset else "unanswered"
             an.rtx = None
-        k = len(FLAG_NAMES)
-        conv.flag_counts = {n: [an.counts[i], an.counts[k + i]] for i, n in enumerate(FLAG_NAMES)}
+        conv.flag_counts = flag_counts(conv)
         for si in an.si:
             si.segs = []
 

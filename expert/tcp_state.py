@@ -50,7 +50,6 @@ FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
 # Zeek TCP_ENDPOINT_* states
 INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
-STATE_NAMES = ("INACTIVE", "SYN_SENT", "SYN_ACK_SENT", "PARTIAL", "ESTABLISHED", "CLOSED", "RESET")
 
 # history bits (Zeek's HIST_* masks, one set per direction)
 H_SYN, H_SYNACK, H_ACK, H_DATA, H_FIN, H_RST, H_FINRST, H_MULTI = 1, 2, 4, 8, 16, 32, 64, 128
@@ -149,15 +148,6 @@ class TcpConn:
             self.add(d, code)
             setattr(ep, attr + "_t", n * 10)
 
-    # -- summaries -------------------------------------------------------------
-    @property
-    def history_text(self) -> str:
-        return "".join(self.history)
-
-    @property
-    def conn_state(self) -> str:
-        return conn_state(self)
-
 
 def conn_state(conn: TcpConn) -> str:
     """Zeek's ``conn_state()`` (base/protocols/conn/main.zeek), for TCP."""
@@ -239,31 +229,12 @@ def window_scale_learnt(conn: TcpConn, d: int, flags: int, shift) -> None:
         fwd.win_scale = -2
 
 
-def zeek_segment(conn: TcpConn, d: int, seq: int, ack: int, flags: int, plen: int, window: int) -> bool:
-    """Update Zeek's endpoint states and history for one segment from direction ``d``;
-    True when this segment closed the connection on its side (Zeek's ``do_close``)."""
+def zeek_segment(conn: TcpConn, d: int, seq: int, ack: int, flags: int, plen: int, window: int) -> None:
+    """Update Zeek's endpoint states and history for one segment from direction ``d``
+    (sets the endpoint's ``did_close`` when it closed the connection: Zeek's ``do_close``)."""
     ep, peer = conn.ep[d], conn.ep[1 - d]
+    # the fast path (no SYN/FIN/RST on an open connection) is inlined in conversations.py's _tcp
     st = ep.state
-    if not flags & 7 and window and (st == ESTABLISHED or st == PARTIAL) and peer.state != INACTIVE:
-        # the common case, no SYN/FIN/RST on an open connection: the same steps as
-        # below, minus those that cannot apply (no state change, no new start)
-        mask = (H_DATA if plen else H_ACK if flags & ACK else 0) << (8 * d)
-        if mask and not conn.seen & mask:
-            conn.seen |= mask
-            conn.history.append(("D" if plen else "A") if d == 0 else ("d" if plen else "a"))
-        if flags & ACK:
-            x = (ack - peer.ack_seq) & M32
-            if 0 < x < HALF and not (ack == 0 and x > TOO_LARGE_SEQ_DELTA):
-                peer.ack_seq = ack
-                peer.ack_adv += x
-        last = (seq + plen) & M32
-        x = (last - ep.last_seq) & M32
-        if 0 < x < HALF:
-            ep.adv += x
-            ep.last_seq = last
-        elif plen > 0:
-            conn.scaled(d, "T", "rxmit")
-        return False
     is_orig = d == 0
     syn, fin, rst, ackf = flags & SYN, flags & FIN, flags & RST, flags & ACK
     seg_len = plen + (1 if syn else 0) + (1 if fin else 0)
@@ -402,7 +373,6 @@ def zeek_segment(conn: TcpConn, d: int, seq: int, ack: int, flags: int, plen: in
                 do_close = True
     if do_close:
         ep.did_close = True
-    return do_close
 
 
 def closed(conn: TcpConn) -> bool:
