@@ -208,6 +208,7 @@ class ConvContext:
 
 
 def _endpoint(host, port):
+    host = str(host)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
@@ -421,8 +422,8 @@ def _add_analysis_fields():
     for flag in FLAG_NAMES:
         _f(f"conv.analysis.{flag}", "int", _analysis(flag),
            f"segments flagged tcp.analysis.{flag}, both directions")
-        _f(f"conv.client.analysis.{flag}", "int", _analysis(flag, 0), f"... sent by the client")
-        _f(f"conv.server.analysis.{flag}", "int", _analysis(flag, 1), f"... sent by the server")
+        _f(f"conv.client.analysis.{flag}", "int", _analysis(flag, 0), "... sent by the client")
+        _f(f"conv.server.analysis.{flag}", "int", _analysis(flag, 1), "... sent by the server")
 
 
 _add_analysis_fields()

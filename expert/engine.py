@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections import deque
 
 from expert import stages
-from expert.convstats import ConvContext, ConvStats, HostTable
+from expert.convstats import ConvContext, ConvStats, HostTable, _endpoint
 from expert.rule_compiler import SeqCtx, key_of, keys_of
 from expert.rules import severity_rank
 from expert.template import fill
@@ -50,14 +50,13 @@ SWEEP_NS = 1_000_000_000       # capture time between expiries of every sequence
 class Finding:
     """One diagnosis: a rule's text for some frames (merged when the text is the same)."""
 
-    __slots__ = ("rule", "text", "cause", "action", "frames", "count", "conversation", "ts_ns")
+    __slots__ = ("rule", "text", "cause", "action", "frames", "count", "conversation")
 
-    def __init__(self, rule, text, cause, action, frames, conversation, ts_ns):
+    def __init__(self, rule, text, cause, action, frames, conversation):
         self.rule, self.text, self.cause, self.action = rule, text, cause, action
         self.frames = list(frames)
         self.count = 1
         self.conversation = conversation
-        self.ts_ns = ts_ns
 
     @property
     def id(self):
@@ -147,11 +146,6 @@ def packet_conversation(packet):
     return out
 
 
-def _endpoint(host, port):
-    host = str(host)
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def record_conversation(conv):
     out = {"proto": conv.kind, "stream": conv.index}
     if conv.kind in ("tcp", "udp"):
@@ -196,7 +190,7 @@ class _SeqState:
         hit = self._first_ok.get(names)
         if hit is None:
             s = self.steps[0]
-            hit = self._first_ok[names] = s.req <= names and (not s.any_of or bool(s.any_of & names))
+            hit = self._first_ok[names] = s.fits(names)
         return hit
 
     def add(self, pk, i, now):
@@ -360,9 +354,8 @@ class Engine:
 
     def _plan(self, key):
         names = frozenset(key)
-        rules = [r for r in self.packet_rules if r.req <= names and (not r.any_of or r.any_of & names)]
-        srules = [st for st in self.seq_rules if any(s.req <= names and (not s.any_of or s.any_of & names)
-                                                     for s in st.steps)]
+        rules = [r for r in self.packet_rules if r.fits(names)]
+        srules = [st for st in self.seq_rules if any(s.fits(names) for s in st.steps)]
         # (rules to test, sequences, layer names, access checks?, rules gated by an
         # annotation, every annotation that opens one of those gates); rule order is kept
         # within each group, and rules only emit findings, so the split changes nothing else
@@ -387,7 +380,7 @@ class Engine:
             return
         if hit:
             frames = r.frames(packet) if r.frames is not None else [packet.number]
-            self._emit(r, packet, frames or [packet.number], lambda: packet_conversation(packet), packet.frame.ts_ns)
+            self._emit(r, packet, frames or [packet.number], lambda: packet_conversation(packet))
 
     def _rule_failed(self, r, e):
         if r.id not in self._failed:
@@ -421,7 +414,7 @@ class Engine:
                 if not table:
                     continue
                 step = steps[i]
-                if not step.req <= names or (step.any_of and not step.any_of & names):
+                if not step.fits(names):
                     continue
                 try:
                     if step.local is not None and not step.local(packet):
@@ -452,9 +445,9 @@ class Engine:
                 except Exception as e:
                     self._rule_failed(st.rule, e)
         # a new match
-        first = steps[0]
-        if not first.req <= names or (first.any_of and not first.any_of & names):
+        if not st.first_ok(names):
             return
+        first = steps[0]
         try:
             if first.local(packet):
                 if st.alive >= self.max_pending:
@@ -494,7 +487,7 @@ class Engine:
                 self._rule_failed(r, e)
                 return
         frames = r.frames(ctx) if r.frames is not None else [p.number for p in pk]
-        self._emit(r, ctx, frames or [pk[0].number], lambda: packet_conversation(pk[0]), pk[0].frame.ts_ns)
+        self._emit(r, ctx, frames or [pk[0].number], lambda: packet_conversation(pk[0]))
 
     # -- conversations -------------------------------------------------------------------------
     def _conversation_done(self, conv):
@@ -515,10 +508,10 @@ class Engine:
                 continue
             if hit:
                 frames = r.frames(ctx) if r.frames is not None else [conv.first_frame]
-                self._emit(r, ctx, frames or [conv.first_frame], lambda: record_conversation(conv), conv.start_ns)
+                self._emit(r, ctx, frames or [conv.first_frame], lambda: record_conversation(conv))
 
     # -- findings ------------------------------------------------------------------------------
-    def _emit(self, r, ctx, frames, conversation, ts_ns):
+    def _emit(self, r, ctx, frames, conversation):
         try:
             text = r.message.render(ctx)
         except Exception as e:
@@ -538,7 +531,7 @@ class Engine:
         self._per_rule[r.id] = n + 1
         cause = r.cause.render(ctx) if r.cause is not None else None
         action = r.action.render(ctx) if r.action is not None else None
-        self.findings[key] = Finding(r, text, cause, action, frames, conversation(), ts_ns)
+        self.findings[key] = Finding(r, text, cause, action, frames, conversation())
 
     def finish(self) -> list[Finding]:
         """End of the capture: finish conversations, settle sequences, apply precedence;

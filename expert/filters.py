@@ -309,6 +309,13 @@ def _extra() -> dict[str, str]:
 _BUILTIN_LOADED = False
 
 
+def unknown_param(name: str, params) -> str:
+    """The message for a ``$name`` that is not among ``params`` (with the closest name)."""
+    close = difflib.get_close_matches(name, list(params), n=1)
+    hint = f" (did you mean ${close[0]}?)" if close else ""
+    return f"unknown parameter ${name}{hint}"
+
+
 def extra_fields() -> dict[str, str]:
     return dict(_extra())
 
@@ -1387,7 +1394,6 @@ class Compiler:
         self._comparable(left, "in")
         ftype = left.type
         eq_values, preds, dyn_items = set(), [], []
-        key = _order_key(ftype)
         for item in set_tree.children:
             iname = str(item.data).rsplit("__", 1)[-1] if isinstance(item, Tree) else ""
             if iname == "range_item":
@@ -1496,9 +1502,7 @@ class Compiler:
             tok = ch[0]
             name = str(tok)[1:]
             if name not in self.params:
-                close = difflib.get_close_matches(name, list(self.params), n=1)
-                hint = f" (did you mean ${close[0]}?)" if close else ""
-                raise FilterError(f"unknown parameter ${name}{hint}", tok.column)
+                raise FilterError(unknown_param(name, self.params), tok.column)
             return Const("py", str(tok), self.params[name], tok.column)
         if kind == "slice":
             return self._slice(self.value(ch[0]), ch[1])

@@ -30,13 +30,15 @@ from __future__ import annotations
 import json
 import sys
 
+from expert.rules import SEVERITIES
+
 EXIT_OK, EXIT_CAPTURE, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
+_MOST_SEVERE_FIRST = SEVERITIES[::-1]    # ("error", "warning", "note", "chat")
 _PLURAL = {"error": "Errors", "warning": "Warnings", "note": "Notes", "chat": "Chats"}
 
 
 def add_arguments(p) -> None:
     """The options of ``protospec expert`` (on an argparse parser)."""
-    from expert.rules import SEVERITIES
     p.add_argument("file", metavar="FILE", nargs="?", help="capture file, or - for standard input")
     p.add_argument("-T", dest="format", choices=("text", "json"), default="text", help="output format")
     p.add_argument("--rules", action="append", default=[], metavar="DIR",
@@ -147,16 +149,10 @@ def _run(engine, args):
     import itertools
 
     from decoder.capture import open_capture
-    from decoder.packet import Decoder
-    decode = Decoder(engine.registry, want=engine.protocols).decode
-    process = engine.process
     with open_capture(args.file) as reader:
-        frames = iter(reader)
-        if args.count is not None:
-            frames = itertools.islice(frames, args.count)
-        for n, frame in enumerate(frames, 1):
-            process(decode(frame, n))
-    return engine.finish()
+        frames = reader if args.count is None else itertools.islice(reader, args.count)
+        # a CaptureError mid-capture leaves the engine unfinished (main() finishes it)
+        return engine.run_frames(frames)
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -191,10 +187,10 @@ def text_report(findings, engine, name, max_per_rule=None) -> str:
     for f in findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1
     summary = ", ".join(f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}"
-                        for s in ("error", "warning", "note", "chat") if s in counts)
+                        for s in _MOST_SEVERE_FIRST if s in counts)
     lines = [f"Expert diagnosis of {name}: {engine.packets} packets, "
              f"{len(findings)} finding{'s' if len(findings) != 1 else ''}" + (f" ({summary})" if summary else "")]
-    for sev in ("error", "warning", "note", "chat"):
+    for sev in _MOST_SEVERE_FIRST:
         group = [f for f in findings if f.severity == sev]
         if not group:
             continue
@@ -240,7 +236,7 @@ def _cause_action(lines, f, indent):
 
 
 def json_report(findings, engine, name) -> dict:
-    counts = {s: 0 for s in ("error", "warning", "note", "chat")}
+    counts = {s: 0 for s in _MOST_SEVERE_FIRST}
     for f in findings:
         counts[f.severity] += 1
     return {

@@ -24,7 +24,6 @@ from lark import Token, Tree
 
 from expert import convstats, filters, stages  # noqa: F401  (stages: annotated fields registered)
 from expert.filters import FilterError
-from expert.rules import RuleError
 from expert.template import TemplateError, compile_template
 
 #: what a sequence rule reads besides its steps' packets
@@ -182,37 +181,20 @@ class RuleCompiler(filters.Compiler):
     def any_of(self, tree, current_label=None) -> frozenset:
         """Protocols of which a packet must carry at least one for ``tree`` to be true
         (empty: no such set known): ``tcp.checksum.offload or udp.checksum.offload``."""
-        k = _kind(tree)
-        ch = tree.children if isinstance(tree, Tree) else []
-        if k in ("start", "expr"):
-            return self.any_of(ch[0], current_label)
-        if k == "or_test":
-            a, b = self.any_of(ch[0], current_label), self.any_of(ch[1], current_label)
-            return a | b if a and b else frozenset()
-        if k == "and_test":
-            a, b = self.any_of(ch[0], current_label), self.any_of(ch[1], current_label)
-            if a and b:
-                return a if len(a) <= len(b) else b
-            return a or b
-        req = self.required(tree, current_label)
-        return frozenset([min(req)]) if req else frozenset()
+        def leaf(t):
+            req = self.required(t, current_label)
+            return frozenset([min(req)]) if req else frozenset()
+        return _one_of(tree, leaf)
 
     def annotations(self, tree, current_label=None) -> frozenset:
         """Annotations (fields analysis stages attach) of which a packet must carry at
         least one for ``tree`` to be true; empty when none is known.  The engine skips a
         rule on packets without them: ``tcp.analysis.retransmission`` is rare."""
+        return _one_of(tree, lambda t: self._annotations_leaf(t, current_label))
+
+    def _annotations_leaf(self, tree, current_label) -> frozenset:
         k = _kind(tree)
         ch = tree.children if isinstance(tree, Tree) else []
-        if k in ("start", "expr"):
-            return self.annotations(ch[0], current_label)
-        if k == "or_test":
-            a, b = self.annotations(ch[0], current_label), self.annotations(ch[1], current_label)
-            return a | b if a and b else frozenset()
-        if k == "and_test":
-            a, b = self.annotations(ch[0], current_label), self.annotations(ch[1], current_label)
-            if a and b:
-                return a if len(a) <= len(b) else b
-            return a or b
         if k in ("exists", "compare", "contains", "matches", "member"):
             extra = filters.extra_fields()
             for sub in ch:
@@ -256,6 +238,24 @@ class RuleCompiler(filters.Compiler):
         return out
 
 
+def _one_of(tree, leaf) -> frozenset:
+    """Things of which a packet must carry at least one for ``tree`` to be true (empty:
+    no such set known), from ``leaf(subtree)`` for everything but ``and``/``or``."""
+    k = _kind(tree)
+    ch = tree.children if isinstance(tree, Tree) else []
+    if k in ("start", "expr"):
+        return _one_of(ch[0], leaf)
+    if k == "or_test":
+        a, b = _one_of(ch[0], leaf), _one_of(ch[1], leaf)
+        return a | b if a and b else frozenset()
+    if k == "and_test":
+        a, b = _one_of(ch[0], leaf), _one_of(ch[1], leaf)
+        if a and b:
+            return a if len(a) <= len(b) else b
+        return a or b
+    return leaf(tree)
+
+
 def _conjuncts(tree):
     k = _kind(tree)
     if k in ("start", "expr"):
@@ -276,9 +276,21 @@ def _and_tree(parts):
 
 # -- compiled rules ---------------------------------------------------------------------------
 
-class CompiledStep:
+class _Gated:
+    """A rule or a sequence step: ``req`` (protocols all needed) and ``any_of`` (one of
+    them needed, when not empty) decide which packets it can match at all."""
+
+    __slots__ = ()
+
+    def fits(self, names) -> bool:
+        """Whether a packet with these layer names can match: every required protocol
+        and, when some are named, one of ``any_of``."""
+        return self.req <= names and (not self.any_of or bool(self.any_of & names))
+
+
+class CompiledStep(_Gated):
     __slots__ = ("index", "label", "within", "within_ns", "absent", "local", "req", "any_of", "ann", "cross",
-                 "key_cur", "key_prev", "first")
+                 "key_cur", "key_prev")
 
     def __init__(self, index, label):
         self.index, self.label = index, label
@@ -292,14 +304,13 @@ class CompiledStep:
         self.cross = None          # fn(SeqCtx) -> bool, or None
         self.key_cur = ()          # getters on the current packet
         self.key_prev = ()         # getters on a SeqCtx of the earlier steps
-        self.first = False
 
 
-class CompiledRule:
+class CompiledRule(_Gated):
     """What the engine runs for one rule."""
 
     __slots__ = ("rule", "id", "scope", "test", "req", "any_of", "ann", "kind", "steps", "post", "message", "cause", "action",
-                 "frames", "fields", "params", "overrides", "labels")
+                 "frames", "fields", "params", "overrides")
 
     def __init__(self, rule):
         self.rule = rule
@@ -317,7 +328,6 @@ class CompiledRule:
         self.fields: set[str] = set()
         self.params = {n: p.value for n, p in rule.params.items()}
         self.overrides = [rid for rid, _ in rule.overrides]
-        self.labels = [s.label for s in rule.steps]
 
     @property
     def severity(self):
@@ -499,16 +509,13 @@ def _compile_sequence(rule, cr, registry, params, clock, compile_test, compile_v
     all_fields = set()
     for i, step in enumerate(rule.steps):
         cs = CompiledStep(i, step.label)
-        cs.first = i == 0
         cs.absent = step.absent
         if i > 0:
             within = step.within
             if isinstance(within, Token):
                 name = str(within)[1:]
                 if name not in params:
-                    close = difflib.get_close_matches(name, list(params), n=1)
-                    hint = f" (did you mean ${close[0]}?)" if close else ""
-                    raise rule.source.at(within, f"unknown parameter ${name}{hint}")
+                    raise rule.source.at(within, filters.unknown_param(name, params))
                 value = params[name]
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                     raise rule.source.at(within, f"${name} = {value!r} is not a duration")

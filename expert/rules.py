@@ -61,6 +61,7 @@ GROUPS = ("checksum", "sequence", "response-code", "request-code", "undecoded", 
           "malformed", "debug", "security", "comment", "decryption", "assumption", "deprecated",
           "receive", "interface", "dissector", "performance")
 SCOPES = ("packet", "conversation", "sequence")
+_CHOICES = {"severity": SEVERITIES, "group": GROUPS, "scope": SCOPES}    # one word from a list
 
 
 def severity_rank(level: str) -> int:
@@ -420,23 +421,14 @@ def _rule(tree, src: Source, builtin) -> Rule:
                                     f"{src.position(seen[kind].start_pos)[0]})")
         seen.setdefault(kind, first_tok)
         rule.stmt_tokens.setdefault(kind, first_tok)
-        if kind == "severity":
+        if kind in _CHOICES:
             word = str(ch[0])
-            if word not in SEVERITIES:
-                raise src.at(ch[0], _choice_error("severity", word, SEVERITIES))
-            rule.severity = word
-        elif kind == "group":
-            word = str(ch[0])
-            if word not in GROUPS:
-                raise src.at(ch[0], _choice_error("group", word, GROUPS))
-            rule.group = word
+            choices = _CHOICES[kind]
+            if word not in choices:
+                raise src.at(ch[0], _choice_error(kind, word, choices))
+            setattr(rule, kind, word)
         elif kind == "title":
             rule.title = "".join(_string(t, src) for t in ch[0].children)
-        elif kind == "scope":
-            word = str(ch[0])
-            if word not in SCOPES:
-                raise src.at(ch[0], _choice_error("scope", word, SCOPES))
-            rule.scope = word
         elif kind == "requires":
             rule.requires += [(str(t), t) for t in ch]
         elif kind == "param":

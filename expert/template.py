@@ -109,10 +109,6 @@ class Template:
                 out.append(_format(vals[0], spec, label_fn))
         return "".join(out)
 
-    @property
-    def static(self) -> bool:
-        return all(isinstance(p, str) for p in self.parts)
-
     def __repr__(self):
         return f"<Template {self.text!r}>"
 
@@ -131,7 +127,7 @@ def compile_template(raw: str, value_of, params: dict, label_fn=None) -> Templat
 
     ``value_of(expr_text, offset) -> (getter, many)`` compiles a field expression (raising
     :class:`TemplateError` or a filter error); ``params``: parameter values."""
-    from expert.filters import FilterError, unescape
+    from expert.filters import FilterError, unescape, unknown_param
 
     parts = []
     pos = 0
@@ -175,10 +171,7 @@ def compile_template(raw: str, value_of, params: dict, label_fn=None) -> Templat
         elif stripped.startswith("$"):
             name = stripped[1:]
             if name not in params:
-                import difflib
-                close = difflib.get_close_matches(name, list(params), n=1)
-                hint = f" (did you mean ${close[0]}?)" if close else ""
-                raise TemplateError(f"unknown parameter ${name}{hint}", lead)
+                raise TemplateError(unknown_param(name, params), lead)
             parts.append(_format(params[name], spec, None))
         else:
             if spec and spec not in ("label", "text"):
