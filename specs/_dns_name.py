@@ -168,6 +168,19 @@ def _stream_data(stream) -> bytes:
     return data
 
 
+def _built_so_far(stream) -> bytes | None:
+    """The octets built into ``stream`` up to its position; None when it cannot tell."""
+    try:
+        return _stream_data(stream)[:stream.tell()]
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+
+
+def _no_data(obj) -> bool:
+    """Whether record data being built holds no fields (zero octets, whatever the type)."""
+    return not obj or all(k.startswith("_") or v is None for k, v in obj.items())
+
+
 class DnsName(Construct):
     """A domain name, compressed or not (RFC 1035 §4.1.4)."""
 
@@ -203,9 +216,8 @@ class DnsName(Construct):
         pointer backwards into octets already built must lead to the same labels)."""
         if len(raw) < 2 or raw[-2] & 0xC0 != 0xC0:
             return True                          # no pointer: the octets are the name
-        try:
-            built = _stream_data(stream)[:stream.tell()]
-        except (AttributeError, OSError, io.UnsupportedOperation):
+        built = _built_so_far(stream)
+        if built is None:
             return True
         offset = ((raw[-2] & 0x3F) << 8) | raw[-1]
         if offset >= len(built):
@@ -263,15 +275,14 @@ class RData(FixedSized):
         return value
 
     def _build(self, obj, stream, context, path):
-        if not obj or all(k.startswith("_") or v is None for k, v in obj.items()):
+        if _no_data(obj):
             return Container()
         # build at the current position of a copy of the message so far (names check
         # their pointers against it), then append
         sub = io.BytesIO()
-        try:
-            sub.write(_stream_data(stream)[:stream.tell()])
-        except (AttributeError, OSError, io.UnsupportedOperation):
-            pass
+        built = _built_so_far(stream)
+        if built is not None:
+            sub.write(built)
         start = sub.tell()
         self.subcon._build(obj, sub, context, path)
         data = sub.getvalue()[start:]
@@ -285,15 +296,13 @@ class RData(FixedSized):
         """Octets the data of the record being built takes (its ``resp.len``): built after
         the message so far and the two length octets, as it will be."""
         obj = context.get("rdata")
-        if not obj or all(k.startswith("_") or v is None for k, v in obj.items()):
+        if _no_data(obj):
             return 0
         sub = io.BytesIO()
         stream = context.get("_io")
-        if stream is not None:
-            try:
-                sub.write(_stream_data(stream)[:stream.tell()] + b"\0\0")
-            except (AttributeError, OSError, io.UnsupportedOperation):
-                pass
+        built = None if stream is None else _built_so_far(stream)
+        if built is not None:
+            sub.write(built + b"\0\0")
         start = sub.tell()
         self.subcon._build(obj, sub, context, "(record data size)")
         return sub.tell() - start

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from construct import Adapter, Bytes, Container, Default, GreedyBytes, Int8ub, Int16ub, Int32ub, evaluate
+from construct import Adapter, Bytes, Container, Default, GreedyBytes, evaluate
 
 __all__ = ["BitFields", "Bit", "Named", "MacAddress", "IPv4Address", "IPv6Address", "Auto", "Text"]
 

@@ -163,7 +163,7 @@ class Lines(GreedyRange):
         raw = item.get("_line") if isinstance(item, dict) else None
         if raw is not None:
             raw = bytes(raw)
-            content, eol = _cut_eol(raw)
+            content, eol = cut_eol(raw)
             got = self.grammar.parse_line(content, eol, state)
             if got is not None:
                 parsed = {name: value for name, value, _, _ in got[0]}
@@ -178,7 +178,7 @@ class Lines(GreedyRange):
         for item in items or ():
             line = self.line_octets(item, state)
             out.append(line)
-            content, eol = _cut_eol(line)
+            content, eol = cut_eol(line)
             got = grammar.parse_line(content, eol, state)
             if got is not None:
                 state = got[1]
@@ -196,7 +196,7 @@ class Lines(GreedyRange):
         raise SizeofError("text lines vary in size", path=path)
 
 
-def _cut_eol(line: bytes):
+def cut_eol(line: bytes):
     if line.endswith(b"\r\n"):
         return line[:-2], b"\r\n"
     if line.endswith(b"\n"):

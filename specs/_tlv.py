@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from construct import Construct, Container, ListContainer, StreamError, ExplicitError
 from construct.expr import FuncPath
-from construct.core import stream_read, stream_write, stream_read_entire
+from construct.core import stream_write, stream_read_entire
 
 __all__ = ["TLV"]
 

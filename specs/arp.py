@@ -91,11 +91,10 @@ LAYOUT = Struct(
 def _addresses(layer):
     """(sha, spa, tha, tpa) as Wireshark prints them in the Info column."""
     def text(*names):
-        for n in names:
-            v = layer.get(n)
-            if v is not None:
-                return v.hex() if isinstance(v, bytes) else v
-        return "<No address>"
+        v = _raw(layer, *names)
+        if v is None:
+            return "<No address>"
+        return v.hex() if isinstance(v, bytes) else v
     return (text("src.hw_mac", "src.hw"), text("src.proto_ipv4", "src.proto"),
             text("dst.hw_mac", "dst.hw"), text("dst.proto_ipv4", "dst.proto"))
 

@@ -36,7 +36,7 @@ from construct import Array, Bytes, GreedyBytes, GreedyRange, Int8ub, Int16ub, I
 from construct.expr import FuncPath
 
 from decoder.protocol import Bind, Dispatch, Protocol, Virtual
-from specs._dns_name import ROOT, DnsName, DomainName, RData
+from specs._dns_name import DnsName, DomainName, RData
 from specs._fields import Auto, Bit, BitFields, IPv4Address, IPv6Address, Named, Text
 from specs._tlv import TLV
 
@@ -379,14 +379,17 @@ def summary(layer):
     return text
 
 
+def _domain_name(name) -> DomainName:
+    """``name`` as a :class:`DomainName` (a name given as plain text when built by hand)."""
+    return name if isinstance(name, DomainName) else DomainName(name)
+
+
 def _name_length(name):
-    return name.octets() if isinstance(name, DomainName) else len(name)
+    return _domain_name(name).octets()
 
 
 def _label_count(name):
-    if isinstance(name, DomainName):
-        return name.label_count()
-    return 1 if name == ROOT else name.count(".") + 1
+    return _domain_name(name).label_count()
 
 
 PROTOCOL = Protocol(

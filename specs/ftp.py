@@ -34,7 +34,7 @@ import re
 from construct import Struct
 
 from decoder.protocol import Bind, Protocol, Virtual
-from specs._text import Decimal, LineGrammar, Lines, String, ascii_text
+from specs._text import Decimal, LineGrammar, Lines, String, ascii_text, cut_eol
 
 PORTS = (21,)
 
@@ -145,9 +145,7 @@ class FtpGrammar(LineGrammar):
         return {k: fields[k] for k in PRIMARY if k in fields}
 
     def format_line(self, item, raw, state):
-        eol = b"\r\n"
-        if raw is not None and not raw.endswith(b"\r\n"):
-            eol = b"\n" if raw.endswith(b"\n") else b""
+        eol = cut_eol(raw)[1] if raw is not None else b"\r\n"
         arg = item.get("response.arg")
         if "request.command" in item:
             text = str(item["request.command"])

@@ -30,7 +30,7 @@ from construct import Struct
 
 from decoder.fastpath import Decline
 from decoder.protocol import Bind, Protocol, Virtual
-from specs._text import Decimal, LineGrammar, Lines, String, _cut_eol, ascii_text
+from specs._text import Decimal, LineGrammar, Lines, String, ascii_text, cut_eol
 
 #: request methods Wireshark recognises (RFC 9110 §9, WebDAV RFC 4918, RFC 3253, SSDP, ...)
 METHODS = frozenset(b"""GET HEAD POST PUT DELETE CONNECT OPTIONS TRACE PATCH
@@ -184,13 +184,8 @@ class HttpGrammar(LineGrammar):
             fields.append(("request.version", ascii_text(v.group(1)), v.start(1), len(v.group(1))))
         return fields, _REQUEST, False
 
-    def primary(self, fields):
-        return fields
-
     def format_line(self, item, raw, state):
-        eol = b"\r\n"
-        if raw is not None and not raw.endswith(b"\r\n"):
-            eol = b"\n" if raw.endswith(b"\n") else b""
+        eol = cut_eol(raw)[1] if raw is not None else b"\r\n"
         if state == _START:
             if "response.code" in item or "response.version" in item:
                 text = f"{item.get('response.version', 'HTTP/1.1')} {int(item.get('response.code', 200)):03d}"
@@ -202,7 +197,7 @@ class HttpGrammar(LineGrammar):
         line = item.get("request.line", item.get("response.line"))
         header = next(((name, f, item[f]) for name, f in HEADERS.items() if f in item), None)
         if header is not None and raw is not None and b":" in raw:
-            content, end = _cut_eol(raw)
+            content, end = cut_eol(raw)
             got = self.parse_line(content, end, state)
             before = {n: v for n, v, _, _ in got[0]} if got else {}
             if before.get(header[1]) != header[2]:

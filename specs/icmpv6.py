@@ -276,7 +276,7 @@ def _options(layer):
 def summary(layer):
     g = layer.get
     kind, code = int(g("type")), g("code")
-    text = TYPE_NAMES.get(kind, f"Unknown ICMP (obsolete or malformed?)")
+    text = TYPE_NAMES.get(kind, "Unknown ICMP (obsolete or malformed?)")
     codes = CODE_NAMES.get(kind)
     if codes is not None:
         text += f" ({codes.get(code, 'Unknown')})"
@@ -291,12 +291,14 @@ def summary(layer):
         flags = [label for name, label in (("nd.na.flag.r", "rtr"), ("nd.na.flag.s", "sol"), ("nd.na.flag.o", "ovr"))
                  if g(name)]
         text += f" {g('nd.na.target_address')} ({', '.join(flags)})"
-    source = _option_value(layer, NdOption.SourceLinkLayerAddress, "opt.linkaddr")
-    target = _option_value(layer, NdOption.TargetLinkLayerAddress, "opt.linkaddr")
-    if kind in (133, 134, 135) and isinstance(source, str):     # an IEEE 802 address, as Wireshark
-        text += f" from {source}"
-    if kind in (136, 137) and isinstance(target, str):
-        text += f" is at {target}"
+    if kind in (133, 134, 135):
+        source = _option_value(layer, NdOption.SourceLinkLayerAddress, "opt.linkaddr")
+        if isinstance(source, str):                             # an IEEE 802 address, as Wireshark
+            text += f" from {source}"
+    elif kind in (136, 137):
+        target = _option_value(layer, NdOption.TargetLinkLayerAddress, "opt.linkaddr")
+        if isinstance(target, str):
+            text += f" is at {target}"
     return text
 
 

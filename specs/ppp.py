@@ -56,13 +56,11 @@ class PppHeader(Struct):
             if off + 2 > end:
                 raise Truncated
             number, size = (buf[off] << 8) | buf[off + 1], 2
-        protocol = value["protocol"] = _NAMES.get(number, number)
+        protocol = value["protocol"] = PROTOCOL_16.names.get(number, number)
         if spans is not None:
             spans.append((depth + 1, "protocol", off, size, protocol, proto_node))
         return value, off + size
 
-
-_NAMES = {int(m): m for m in PppProtocol}
 
 HDLC = Struct(
     "address" / Int8ub * "Address, 0xFF: All-Stations (RFC 1662 §3.1)",

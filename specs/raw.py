@@ -21,10 +21,6 @@ LAYOUT = Struct(
 )
 
 
-def summary(layer):
-    return "Raw packet data"
-
-
 PROTOCOL = Protocol(
     name="raw",
     title="Raw packet data",
@@ -33,6 +29,5 @@ PROTOCOL = Protocol(
     binds=[Bind("linktype", 101, 12, 14)],
     dispatch=[Dispatch("linktype", 228, when=this.peek.version == 4),
               Dispatch("linktype", 229, when=this.peek.version == 6)],
-    summary=summary,
     column="Raw",
 )
