@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
+from specs.icmp import ERRORS as ICMP_ERRORS
+
 __all__ = ["Pairing", "QuoteLinker", "PAIRING_FIELDS"]
 
 #: fields :class:`Pairing` annotates, for the filter language
@@ -61,7 +63,6 @@ _STREAM_PAIRS = {
 # RADIUS request code -> family; response code -> family (RFC 2865, 2866, 5176)
 _RADIUS_REQ = {1: 1, 4: 4, 12: 12, 40: 40, 43: 43}
 _RADIUS_RSP = {2: 1, 3: 1, 11: 1, 5: 4, 13: 12, 41: 40, 42: 40, 44: 43, 45: 43}
-_ICMP_ERRORS = frozenset((3, 4, 5, 11, 12))
 _NS = 1e9
 
 
@@ -191,7 +192,7 @@ class QuoteLinker:
             if name == "ip" and not layer.quoted:
                 outer = layer
             elif name == "icmp" and outer is not None:
-                if layer.get("type") in _ICMP_ERRORS:
+                if layer.get("type") in ICMP_ERRORS:
                     self._link_quote(packet, layers[i + 1:])
                     return             # an ICMP error is not itself remembered
                 break
@@ -282,7 +283,7 @@ class Pairing:
             hit = self.icmp.pop((dst, src, layer.get("ident"), layer.get("seq")), ts)
             if hit is not None:
                 self._pair(packet, "icmp", "icmp.resp_to", "icmp.resptime", hit, ts, 1000.0)
-        elif typ in _ICMP_ERRORS:
+        elif typ in ICMP_ERRORS:
             if self.quotes._link_quote(packet, rest) is not None:
                 self.counts["icmp_error"] = self.counts.get("icmp_error", 0) + 1
             return

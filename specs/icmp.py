@@ -41,7 +41,9 @@ class IcmpType(IntEnum):
     ExtendedEchoReply = 43
 
 
-ERRORS = (3, 4, 5, 11, 12)
+#: types that quote the datagram they complain about (RFC 792): unreachable, source
+#: quench, redirect, time exceeded, parameter problem
+ERRORS = frozenset((3, 4, 5, 11, 12))
 
 # Wireshark's names (Info column and detail tree)
 TYPE_NAMES = {

@@ -63,8 +63,6 @@ class MldRecordType(IntEnum):
     BlockOldSources = 6
 
 
-ERRORS = (1, 2, 3, 4)
-
 # Wireshark's names (Info column)
 TYPE_NAMES = {
     1: "Destination Unreachable", 2: "Packet Too Big", 3: "Time Exceeded", 4: "Parameter Problem",
