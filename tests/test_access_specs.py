@@ -35,6 +35,7 @@ from expert.radius_check import (ACCESS_FIELDS, AccessCheck, RadiusCheck, hide_p
                                  parse_secret, request_authenticator, response_authenticator,
                                  reveal_password, secrets_from_args)
 from specs import radius as radius_spec  # noqa: E402
+from support import plain  # noqa: E402
 
 REG = Registry.default()
 DEC = Decoder(REG)
@@ -55,14 +56,6 @@ def assert_matches_construct(layer):
     """layer.value is what construct parses from the header octets."""
     parsed = layer.proto.layout.parse(layer.header, payload_len=layer.end - layer.off - layer.hlen)
     assert plain(layer.value) == plain(parsed), layer
-
-
-def plain(value):
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items() if not k.startswith("_")}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def session(ppp_payload, sid=0x1234):

@@ -29,10 +29,11 @@ pytest.importorskip("scapy.all")
 from scapy.all import IP, UDP, Ether  # noqa: E402
 from scapy.layers.ntp import NTPHeader  # noqa: E402
 
-from decoder import cli, fastpath, reference  # noqa: E402
+from decoder import fastpath, reference  # noqa: E402
 from decoder.capture import Frame, write_pcap  # noqa: E402
 from decoder.packet import OK, Decoder  # noqa: E402
 from decoder.registry import Registry  # noqa: E402
+from support import run  # noqa: E402
 
 SPEC = ROOT / "specs" / "ntp.py"
 T0 = 1_700_000_000_000_000_000
@@ -58,12 +59,6 @@ def capfile(tmp_path):
     path = tmp_path / "ntp.pcap"
     write_pcap(str(path), ntp_frames())
     return path
-
-
-def run(argv, capsys):
-    code = cli.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_spec_is_one_self_contained_file():

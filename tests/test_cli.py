@@ -31,6 +31,7 @@ from decoder.capture import Frame, write_pcap  # noqa: E402
 from decoder.fields import FieldsWriter  # noqa: E402
 from decoder.packet import Decoder  # noqa: E402
 from decoder.registry import Registry  # noqa: E402
+from support import run  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "captures"
 T0 = 1_700_000_000_123_456_789
@@ -83,12 +84,6 @@ def damaged(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "damaged.pcap"
     write_pcap(str(path), [frames_basic()[0], frame_truncated(), frame_malformed()])
     return path
-
-
-def run(argv, capsys):
-    code = cli.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_process(args, stdin=None):

@@ -6,15 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from decoder import cli
+from support import run
 
 SAMPLE = Path(__file__).resolve().parent / "captures" / "sample.pcap"
-
-
-def run(argv, capsys):
-    code = cli.main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_analysis_fields_in_fields_output(capsys):

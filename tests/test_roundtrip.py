@@ -38,6 +38,7 @@ try:
 except ImportError:                     # older trees
     Text = None
 from specs._tlv import TLV
+from support import plain
 
 REG = Registry.default()
 DECODER = Decoder(REG)
@@ -441,14 +442,6 @@ def matches(expected, actual):
         return isinstance(actual, list) and len(expected) == len(actual) and all(
             matches(e, a) for e, a in zip(expected, actual))
     return expected == actual
-
-
-def plain(value):
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items() if not k.startswith("_")}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def header_bytes(proto, data):
