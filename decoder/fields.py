@@ -48,6 +48,10 @@ class Clock:
     __slots__ = ("first", "prev", "cur")
 
     def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        """Start again, for the next capture."""
         self.first = self.prev = self.cur = None
 
     def tick(self, ts: int) -> None:

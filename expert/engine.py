@@ -248,7 +248,7 @@ class Engine:
         self.rules = rules
         self.clock = getattr(ruleset, "clock", None)
         if self.clock is not None:       # a rule set may serve several captures in turn
-            self.clock.first = self.clock.prev = self.clock.cur = None
+            self.clock.reset()
         self.packet_rules = [r for r in rules if r.scope == "packet"]
         self.conv_rules = [r for r in rules if r.scope == "conversation"]
         self.seq_rules = [_SeqState(r) for r in rules if r.scope == "sequence"]
