@@ -1,7 +1,20 @@
 """Small helpers shared by the test modules."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from decoder import cli
+
+#: the public real-world captures (../shared/captures, see its INDEX.md), when present
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "captures"
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz")
+
+
+def corpus_captures() -> list[Path]:
+    """Every capture file of the corpus, sorted (none when it is absent)."""
+    if not CORPUS.is_dir():
+        return []
+    return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name.endswith(CAPTURE_SUFFIXES))
 
 
 def run(argv, capsys):

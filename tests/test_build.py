@@ -18,10 +18,10 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_Router_Alert  # noqa:
 from scapy.layers.inet6 import (ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr,  # noqa: E402
                                 IPv6)
 from scapy.layers.l2 import ARP, Dot1Q, Ether  # noqa: E402
+from support import corpus_captures  # noqa: E402
 
 REG = Registry.default()
 DECODER = Decoder(REG)
-CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "captures"
 SAMPLE = Path(__file__).resolve().parent / "captures" / "sample.pcap"
 
 MAC_A, MAC_B = "00:e0:fc:01:02:03", "02:00:00:00:00:0a"
@@ -398,9 +398,7 @@ def test_write_pcap_and_read_back(tmp_path):
 
 
 def _capture_files():
-    files = sorted(p for p in CAPTURES.rglob("*") if p.is_file() and p.suffix in (".pcap", ".pcapng", ".gz")) \
-        if CAPTURES.is_dir() else []
-    return files + ([SAMPLE] if SAMPLE.exists() else [])
+    return corpus_captures() + ([SAMPLE] if SAMPLE.exists() else [])
 
 
 def test_edit_without_changes_reproduces_every_captured_frame():

@@ -24,8 +24,8 @@ from expert.engine import Engine  # noqa: E402
 from expert import report  # noqa: E402
 from expert.radius_check import passwords_from_args, secrets_from_args  # noqa: E402
 from expert.rules import SEVERITIES, load_rules  # noqa: E402
+from support import CORPUS, corpus_captures  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "captures"
 SAMPLE = ROOT / "tests" / "captures" / "sample.pcap"
 
 
@@ -196,7 +196,7 @@ def test_corpus_runs_clean_of_rule_errors(registry, builtin):
     if not CORPUS.exists():
         pytest.skip("corpus not available")
     from decoder.capture import CaptureError
-    files = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap") and p.is_file())
+    files = corpus_captures()
     assert files
     for path in files:
         engine = Engine(builtin, registry)

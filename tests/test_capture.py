@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from decoder.capture import CaptureError, Frame, PcapWriter, open_capture, write_pcap
+from support import CORPUS, corpus_captures
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "captures"
 
 
 # ---------------------------------------------------------------- builders
@@ -350,9 +350,7 @@ def test_absurd_caplen_is_corrupt(tmp_path):
 # ---------------------------------------------------------------- shared corpus
 
 def _corpus_files():
-    if not CORPUS.is_dir():
-        return []
-    return sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng") and p.is_file())
+    return corpus_captures()
 
 
 def _index():

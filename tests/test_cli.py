@@ -31,9 +31,8 @@ from decoder.capture import Frame, write_pcap  # noqa: E402
 from decoder.fields import FieldsWriter  # noqa: E402
 from decoder.packet import Decoder  # noqa: E402
 from decoder.registry import Registry  # noqa: E402
-from support import run  # noqa: E402
+from support import CORPUS, corpus_captures, run  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "captures"
 T0 = 1_700_000_000_123_456_789
 MAC_A, MAC_B = "00:21:6a:5b:7d:4a", "00:05:5d:21:99:4c"      # Intel, D-Link
 
@@ -352,7 +351,7 @@ def test_fast_path_equals_general_path(capfile, damaged):
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="shared captures not present")
 def test_fast_path_equals_general_path_on_corpus():
-    for path in sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng")):
+    for path in corpus_captures():
         fast, slow = _both_paths(path)
         assert fast == slow, path
 

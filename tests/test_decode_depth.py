@@ -11,12 +11,10 @@ from expert import stats
 from expert.conversations import PROTOCOLS
 from expert.engine import Engine
 from expert.rules import load_rules
+from support import corpus_captures
 
 ROOT = Path(__file__).resolve().parent
-CORPUS = ROOT.parents[1] / "shared" / "captures"
-CAPTURES = [ROOT / "captures" / "sample.pcap"] + sorted(
-    p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap")) if CORPUS.is_dir() else \
-    [ROOT / "captures" / "sample.pcap"]
+CAPTURES = [ROOT / "captures" / "sample.pcap"] + corpus_captures()
 
 
 @pytest.fixture(scope="module")

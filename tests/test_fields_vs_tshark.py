@@ -51,8 +51,8 @@ from decoder.fields import FieldsWriter  # noqa: E402
 from decoder.packet import Decoder  # noqa: E402
 from decoder.registry import Registry  # noqa: E402
 from tshark_compare import tshark_fields  # noqa: E402
+from support import CORPUS, corpus_captures  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "captures"
 TSHARK = shutil.which("tshark")
 MERGECAP = shutil.which("mergecap")
 
@@ -118,7 +118,7 @@ def _known(field: str, rel: str) -> str | None:
 
 
 def _captures() -> list[Path]:
-    return sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng") and p.is_file())
+    return corpus_captures()
 
 
 @lru_cache(maxsize=1)

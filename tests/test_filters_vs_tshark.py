@@ -54,10 +54,9 @@ from decoder.fastpath import Malformed, Truncated
 from decoder.packet import OK, Decoder
 from decoder.registry import Registry
 from expert.filters import FilterError, compile_filter
+from support import CORPUS, corpus_captures
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "captures"
 TSHARK = shutil.which("tshark")
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz")
 
 EXPRESSIONS = [
     # existence
@@ -126,9 +125,7 @@ _MAX_TS = (1 << 31) * 10 ** 9     # tshark's filter engine wraps times from 2038
 
 
 def _captures():
-    if not CORPUS.is_dir():
-        return []
-    return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name.endswith(CAPTURE_SUFFIXES))
+    return corpus_captures()
 
 
 def _corpus_frames():

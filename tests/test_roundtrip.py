@@ -38,12 +38,11 @@ try:
 except ImportError:                     # older trees
     Text = None
 from specs._tlv import TLV
-from support import plain
+from support import corpus_captures, plain
 
 REG = Registry.default()
 DECODER = Decoder(REG)
 NAMES = sorted(REG.protocols)
-CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "captures"
 SAMPLE = Path(__file__).resolve().parent / "captures" / "sample.pcap"
 
 
@@ -51,10 +50,8 @@ SAMPLE = Path(__file__).resolve().parent / "captures" / "sample.pcap"
 def corpus() -> dict:
     """Protocol name -> distinct layer octets (header and payload) decoded ``ok`` from the
     real captures and the project's sample capture (empty when they are absent)."""
-    files = sorted(p for p in CAPTURES.rglob("*") if p.is_file() and p.suffix in (".pcap", ".pcapng", ".gz")) \
-        if CAPTURES.is_dir() else []
     out = {}
-    for path in files + ([SAMPLE] if SAMPLE.exists() else []):
+    for path in corpus_captures() + ([SAMPLE] if SAMPLE.exists() else []):
         if path.stat().st_size > 4_000_000:
             continue
         try:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import Ether
 
 ROOT = Path(__file__).resolve().parents[1]

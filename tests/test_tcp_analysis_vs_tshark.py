@@ -62,8 +62,8 @@ from decoder.packet import Decoder  # noqa: E402
 from decoder.registry import Registry  # noqa: E402
 from expert.conversations import Settings  # noqa: E402
 from expert.tcp_analysis import FLAG_NAMES, AnalysisSettings, analyze  # noqa: E402
+from support import CORPUS, corpus_captures  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "captures"
 TSHARK = shutil.which("tshark")
 
 VALUES = ["tcp.stream", "udp.stream", "tcp.seq", "tcp.ack", "tcp.len", "tcp.nxtseq", "tcp.window_size",
@@ -186,7 +186,7 @@ def corpus_files():
         udp_only = [CORPUS / e["path"] for e in entries
                     if "udp" in e.get("protos", {}) and "tcp" not in e.get("protos", {})]
         return [p for p in with_tcp if p.exists()], [p for p in udp_only if p.exists()]
-    return sorted(p for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap", ".gz")), []
+    return corpus_captures(), []
 
 
 def joined(paths, tmp_path):
