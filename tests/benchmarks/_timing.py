@@ -1,7 +1,26 @@
 """Time one contender in its own process: wall clock and peak memory (max RSS from wait4)."""
 import os
+import shutil
 import subprocess
+import sys
 import time
+
+
+def contender_cmd(script, name, path, tool=None):
+    """The command that runs one contender on ``path``: ``tool`` (an argv whose ``{f}`` is
+    the capture) when given, else ``python SCRIPT --run NAME PATH``; None when the tool is
+    not installed."""
+    if tool is not None:
+        if not shutil.which(tool[0]):
+            return None
+        return [a.replace("{f}", str(path)) for a in tool]
+    return [sys.executable, script, "--run", name, str(path)]
+
+
+def count_frames(path) -> int:
+    from decoder.capture import open_capture
+    with open_capture(str(path)) as cap:
+        return sum(1 for _ in cap)
 
 
 def time_process(cmd, ok=(0,)):

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import heapq
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import time_process  # noqa: E402
+from _timing import contender_cmd, count_frames, time_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -190,13 +189,8 @@ CONTENDERS = {
 
 def measure(name, path):
     fn, extra = CONTENDERS[name]
-    if fn is None:
-        if not shutil.which(extra[0]):
-            return None
-        cmd = [a.replace("{f}", str(path)) for a in extra]
-    else:
-        cmd = [sys.executable, __file__, "--run", name, str(path)]
-    return time_process(cmd)
+    cmd = contender_cmd(__file__, name, path, extra if fn is None else None)
+    return None if cmd is None else time_process(cmd)
 
 
 def main():
@@ -222,9 +216,7 @@ def main():
         # built in a child: Linux carries a process's peak RSS across fork+exec, so a big
         # parent would inflate every contender's figure
         subprocess.run([sys.executable, __file__, "--make", str(path), str(args.connections)], check=True)
-    from decoder.capture import open_capture
-    with open_capture(str(path)) as cap:
-        count = sum(1 for _ in cap)
+    count = count_frames(path)
     print(f"capture: {path} ({count} packets, {path.stat().st_size / 1e6:.1f} MB)")
     print(f"{'contender':<32} {'seconds':>8} {'packets/s':>11} {'max RSS MB':>11}")
     for name in CONTENDERS:

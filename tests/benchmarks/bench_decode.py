@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import time_process  # noqa: E402
+from _timing import contender_cmd, count_frames, time_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -175,14 +174,9 @@ CONTENDERS = {
 
 
 def measure(name, path):
-    kind, fn, extra = CONTENDERS[name]
-    if fn is None:
-        if not shutil.which(extra[0]):
-            return None
-        cmd = [a.replace("{f}", str(path)) for a in extra]
-    else:
-        cmd = [sys.executable, __file__, "--run", name, str(path)]
-    return time_process(cmd)
+    _, fn, extra = CONTENDERS[name]
+    cmd = contender_cmd(__file__, name, path, extra if fn is None else None)
+    return None if cmd is None else time_process(cmd)
 
 
 def main():
@@ -201,7 +195,7 @@ def main():
         sys.exit(CONTENDERS[name][1](path))
     if args.capture:
         path = Path(args.capture)
-        count = int(subprocess.run(["capinfos", "-c", "-M", "-r", str(path)], capture_output=True, text=True).stdout.split()[-1])
+        count = count_frames(path)
     else:
         path = Path(tempfile.gettempdir()) / f"protospec-bench-{args.packets}.pcap"
         if not path.exists():

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import time_process  # noqa: E402
+from _timing import count_frames, time_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -206,9 +206,7 @@ def main():
             # built in a child: the parent stays small, so the children's peaks are their own
             subprocess.run([sys.executable, __file__, "--make", str(path), str(args.packets)], check=True,
                            stdout=subprocess.DEVNULL)
-    from decoder.capture import open_capture
-    with open_capture(str(path)) as cap:
-        count = sum(1 for _ in cap)
+    count = count_frames(path)
     print(f"capture: {path} ({count} packets, {path.stat().st_size / 1e6:.1f} MB)")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     contenders = {"protospec expert": [sys.executable, __file__, "--run", str(path)]}
