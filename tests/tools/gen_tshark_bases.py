@@ -20,9 +20,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from decoder.fieldfmt import tshark_code  # noqa: E402
 from decoder.registry import Registry  # noqa: E402
+from tshark_compare import tshark_fields  # noqa: E402
 
 OUT = ROOT / "decoder" / "tshark_bases.py"
 
@@ -37,16 +39,6 @@ text, ``z`` NUL-terminated text, ``e`` MAC address, ``4`` IPv4, ``6`` IPv6, ``n`
 
 BASES = {{
 '''
-
-
-def tshark_fields() -> dict[str, tuple[str, str]]:
-    out = subprocess.run(["tshark", "-G", "fields"], capture_output=True, text=True, check=True).stdout
-    fields = {}
-    for line in out.splitlines():
-        cols = line.split("\t")
-        if cols[0] == "F" and len(cols) >= 6:
-            fields.setdefault(cols[2], (cols[3], cols[5]))
-    return fields
 
 
 def render(reg) -> str:
