@@ -50,7 +50,7 @@ from decoder.capture import CaptureError, Frame, open_capture, write_pcap  # noq
 from decoder.fields import FieldsWriter  # noqa: E402
 from decoder.packet import Decoder  # noqa: E402
 from decoder.registry import Registry  # noqa: E402
-from tshark_compare import tshark_fields  # noqa: E402
+from tshark_compare import needs_tshark, tshark_fields  # noqa: E402
 from support import CORPUS, corpus_captures  # noqa: E402
 
 TSHARK = shutil.which("tshark")
@@ -261,7 +261,6 @@ def curated_rels(res) -> set[str]:
     return {rel for rel in res.line_counts if any(_matches(rel, p) for p in CURATED_CAPTURES)}
 
 
-needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"{CORPUS} not present")
 pytestmark = [needs_tshark, needs_corpus]
 

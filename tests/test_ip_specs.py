@@ -21,8 +21,6 @@ import collections
 import functools
 import logging
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -31,7 +29,7 @@ from decoder import fastpath
 from decoder.capture import Frame, open_capture, write_pcap
 from decoder.packet import MALFORMED, OK, TRUNCATED, Decoder
 from decoder.registry import Registry
-from tshark_compare import compare_fields, compare_info, tshark_types
+from tshark_compare import compare_fields, compare_info, needs_tshark, tshark_rows, tshark_types
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
 pytest.importorskip("scapy.all")
@@ -50,7 +48,6 @@ from specs import icmp as icmp_spec  # noqa: E402
 from specs import ip as ip_spec  # noqa: E402
 
 CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "captures"
-TSHARK = shutil.which("tshark")
 REG = Registry.default()
 DEC = Decoder(REG)
 MINE = ("ipv6", "ipv6.hopopts", "ipv6.routing", "ipv6.fraghdr", "ipv6.dstopts", "icmp", "icmpv6")
@@ -574,17 +571,6 @@ def norm_tshark(name, text) -> str:
     return text
 
 
-def run_tshark(path, fields):
-    """One row per packet record: Protocol column, Info, then each field's occurrences."""
-    cmd = [TSHARK, "-r", str(path), *TSHARK_PREFS, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=\x1f",
-           "-e", "frame.encap_type", "-e", "_ws.col.Protocol", "-e", "_ws.col.Info"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rows = [line.split("\t") for line in out.splitlines()]
-    return [row for row in rows if row[0]]      # pcapng non-packet records have no encapsulation
-
-
 def explain(name, theirs, ours, pkt) -> str | None:
     """Why a field's values differ from tshark's, for the documented differences; None if unexplained."""
     icmp = pkt["icmp"]
@@ -635,7 +621,7 @@ def compare(path, frames):
     """Compare ``frames`` (a list of Frame) with tshark's reading of ``path``; return the
     unexplained differences."""
     fields = compared_fields()
-    rows = run_tshark(path, fields)
+    rows = tshark_rows(path, fields, "_ws.col.Protocol", TSHARK_PREFS)
     assert len(rows) == len(frames), "tshark and the capture reader see different packet counts"
     problems = []
     for number, (frame, row) in enumerate(zip(frames, rows), 1):
@@ -652,9 +638,6 @@ def compare(path, frames):
             problems += compare_info(norm_info(info), last, explain_info=lambda _, layer: explain_info(info, layer),
                                      stats=STATS, known=KNOWN, where=where)
     return problems
-
-
-needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
 
 
 @needs_tshark

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import collections
 import logging
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,7 @@ import pytest
 from decoder import fastpath
 from decoder.capture import Frame, open_capture, write_pcap
 from decoder.packet import OK, Decoder
-from tshark_compare import compare_fields, compare_info, tshark_types
+from tshark_compare import compare_fields, compare_info, needs_tshark, tshark_rows, tshark_types
 from decoder.registry import Registry
 
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)   # "MAC address to reach destination not found"
@@ -34,7 +32,6 @@ from scapy.all import (ARP, IP, UDP, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, 
                        IPv6, LLC, SNAP, STP)
 
 CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "captures"
-TSHARK = shutil.which("tshark")
 REG = Registry.default()
 DEC = Decoder(REG)
 MINE = ("llc", "stp", "stp.mst", "vlan", "ieee8021ad", "arp", "sll", "sll2", "null", "raw")
@@ -387,17 +384,6 @@ def norm_tshark(name, text) -> str:
     return text
 
 
-def run_tshark(path, fields):
-    """One row per packet record: protocols, Info, then each field's occurrences."""
-    cmd = [TSHARK, "-r", str(path), "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=\x1f",
-           "-e", "frame.encap_type", "-e", "frame.protocols", "-e", "_ws.col.Info"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rows = [line.split("\t") for line in out.splitlines()]
-    return [row for row in rows if row[0]]      # pcapng non-packet records have no encapsulation
-
-
 def _eth_length_overrun(pkt, layer_name) -> bool:
     """The layer lies past the payload an 802.3 length field allows (eth does not bound it)."""
     eth, layer = pkt["eth"], pkt[layer_name]
@@ -442,7 +428,7 @@ def compare(path, frames):
     """Compare ``frames`` (a list of Frame) with tshark's reading of ``path``; return the
     unexplained differences."""
     fields = compared_fields()
-    rows = run_tshark(path, fields)
+    rows = tshark_rows(path, fields, "frame.protocols")
     assert len(rows) == len(frames), "tshark and the capture reader see different packet counts"
     problems = []
     for number, (frame, row) in enumerate(zip(frames, rows), 1):
@@ -457,9 +443,6 @@ def compare(path, frames):
                 and last.status == OK:
             problems += compare_info(info, last, explain_info=explain_info, stats=STATS, known=KNOWN, where=where)
     return problems
-
-
-needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
 
 
 @needs_tshark

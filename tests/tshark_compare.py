@@ -6,7 +6,10 @@ import shutil
 import subprocess
 from functools import lru_cache
 
+import pytest
+
 TSHARK = shutil.which("tshark")
+needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
 
 
 @lru_cache(maxsize=1)
@@ -25,6 +28,19 @@ def tshark_fields() -> dict[str, tuple[str, str]]:
 def tshark_types() -> dict[str, str]:
     """Filter name -> FT_ type."""
     return {name: ftype for name, (ftype, _) in tshark_fields().items()}
+
+
+def tshark_rows(path, fields, column, prefs=()) -> list[list[str]]:
+    """tshark's reading of a capture: per packet record ``column`` (``_ws.col.Protocol``,
+    ``frame.protocols`` ...), the Info column, then each field's occurrences (separated
+    by 0x1f); ``prefs``: ``-o`` options."""
+    cmd = [TSHARK, "-r", str(path), *prefs, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=\x1f",
+           "-e", "frame.encap_type", "-e", column, "-e", "_ws.col.Info"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rows = [line.split("\t") for line in out.splitlines()]
+    return [row for row in rows if row[0]]      # pcapng non-packet records have no encapsulation
 
 
 def compare_fields(pkt, fields, texts, *, norm_tshark, norm_ours, explain, stats, known, where,
