@@ -37,6 +37,7 @@ import hmac
 import ipaddress
 from collections import OrderedDict
 
+from decoder.checksum import network_layer
 from expert.chap_check import (BAD, CHAP_FIELDS, GOOD, ChapCheck, _bounded_put, chap_md5,
                                passwords_from_args)
 
@@ -211,15 +212,16 @@ class RadiusCheck:
     # -- the stage
     def process(self, packet) -> None:
         layer = packet.layer("radius")
-        if layer is None:
+        if layer is None or layer.quoted:   # a request quoted in an ICMP error is not a request
             return
         if layer.status != "ok":
             code = layer.get("code")
             if code in REQUESTS and code != 12 or code in RESPONSES:
                 packet.annotate("radius.req" if code in REQUESTS else "radius.rsp", True)
             return
-        net = packet.layer("ip") or packet.layer("ipv6")
-        udp = packet.layer("udp")
+        # the headers around this message, not the frame's first ones (a tunnel has two)
+        net = network_layer(layer)
+        udp = layer.parent if layer.parent is not None and layer.parent.proto.name == "udp" else None
         src = _norm_addr(net.get("src")) if net else None
         dst = _norm_addr(net.get("dst")) if net else None
         sport = udp.get("srcport") if udp else None

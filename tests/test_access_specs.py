@@ -568,6 +568,32 @@ def test_duplicates():
     assert pkts[1].values("radius.req.dup") == [1] and pkts[2].values("radius.dup") == [1]
 
 
+def test_radius_check_uses_the_headers_around_the_message():
+    """The addresses and ports are those of the IP/UDP headers enclosing the RADIUS
+    message (the inner ones of a tunnel), and a request quoted in an ICMP error is no request."""
+    from scapy.layers.inet import ICMP
+    req_auth = bytes(range(16))
+    request = rad(1, 7, req_auth, avp(1, b"alice"))
+    accept = signed_response(2, 7, req_auth, b"")
+    outer = IP(src="198.51.100.1", dst="198.51.100.2", proto=4)
+    frames = [Ether(**MAC) / outer / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=40000, dport=1812) / request,
+              Ether(**MAC) / IP(src="198.51.100.2", dst="198.51.100.1", proto=4)
+              / IP(src="10.0.0.2", dst="10.0.0.1") / UDP(sport=1812, dport=40000) / accept,
+              Ether(**MAC) / IP(src="10.0.0.2", dst="10.0.0.1") / ICMP(type=3, code=3)
+              / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=40001, dport=1812) / request,
+              Ether(**MAC) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=40001, dport=1812) / request]
+    check = RadiusCheck({"10.0.0.2": [SECRET]})     # the secret of the inner server only
+    pkts = []
+    for i, f in enumerate(frames, 1):
+        pkts.append(decode(bytes(f), number=i, ts_ns=i * 1_000_000))
+        check.process(pkts[-1])
+    tunnelled_req, tunnelled_acc, icmp, req = pkts
+    assert tunnelled_acc.values("radius.reqframe") == [1]
+    assert tunnelled_acc.values("radius.authenticator.status") == ["good"]
+    assert icmp.extra is None                        # neither a request nor a duplicate
+    assert req.values("radius.req") == [True] and req.values("radius.dup") == []
+
+
 def test_radius_chap_password_and_ppp_link():
     challenge = bytes(range(100, 116))
     ident = 0x21
