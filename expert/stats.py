@@ -35,10 +35,10 @@ import sys
 
 from expert.conversations import PROTOCOLS as CONVERSATION_PROTOCOLS, ConversationTracker, Settings, _text
 from expert.pairing import Pairing
+from expert.tcp_state import ACK, M32, RST, SYN
 
 ALL = ("hierarchy", "conv", "endpoints", "art", "pairs", "io")
 CONV_KINDS = ("eth", "ip", "ipv6", "tcp", "udp")
-M32 = 0xFFFFFFFF
 _OWN_DATA = frozenset(("icmp", "icmpv6"))
 
 
@@ -104,55 +104,60 @@ class ART:
             s = self.rows[key] = Samples(self.max_samples)
         return s
 
-    def process(self, packet, conv):
-        if conv is None or (conv.kind != "tcp" and conv.kind != "udp"):
+    def process(self, packet, conv, segment=None):
+        """``segment``: the tracker's facts of the packet's TCP segment
+        (:attr:`~expert.conversations.ConversationTracker.segment`), as the rules' ``conv.art``
+        reads them: data on a SYN or RST is no request and no answer."""
+        if conv is None:
             return
-        tl = net = None
-        for layer in packet.layers:
-            n = layer.proto.name
-            if n == "ip" or n == "ipv6":
-                net = layer
-            elif n == conv.kind:
-                tl = layer
-                break
-        if tl is None or net is None or tl.v is None:
-            return
-        try:
-            src = net.raw_field("src")
-        except Exception:
-            return
-        d = 0 if (src == conv.addr[0] and tl.get("srcport") == conv.port[0]) else 1
         ts = packet.frame.ts_ns
         key = (conv.kind, conv.index)
-        st = self.live.get(key)
-        if st is None:
-            st = self.live[key] = [None, None, 0]     # data start, ack start, ack target
-        if conv.kind == "udp":
+        if conv.kind == "tcp":
+            ex = packet.extra
+            if segment is None or ex is None or "tcp.nxtseq" not in ex:
+                return
+            d, flags, seglen, _ = segment
+            st = self.live.get(key)
+            if st is None:
+                st = self.live[key] = [None, None, 0]     # data start, ack start, ack target
+            if flags & (SYN | RST):
+                seglen = 0
             if d == 0:
-                st[0] = ts
-            elif st[0] is not None:
+                if seglen > 0:
+                    st[0] = ts             # the request's last segment so far: ART counts from it
+                    if st[1] is None:
+                        st[1] = ts
+                        st[2] = ex["tcp.nxtseq"][0]
+                return
+            if st[1] is not None and flags & ACK:
+                if ((ex["tcp.ack"][0] - st[2]) & M32) < 0x80000000:
+                    self._row(conv, "ack").add((ts - st[1]) / 1e9)
+                    st[1] = None
+            if seglen > 0 and st[0] is not None:
                 self._row(conv, "art").add((ts - st[0]) / 1e9)
                 st[0] = None
-            return
-        ex = packet.extra
-        if ex is None or "tcp.len" not in ex:
-            return
-        seglen = ex["tcp.len"][0]
-        if d == 0:
-            if seglen > 0:
-                st[0] = ts             # the request's last segment so far: ART counts from it
-                if st[1] is None:
-                    st[1] = ts
-                    st[2] = ex["tcp.nxtseq"][0]
-            return
-        flags = tl.get("flags") or 0
-        if st[1] is not None and flags & 0x10:
-            if ((ex["tcp.ack"][0] - st[2]) & M32) < 0x80000000:
-                self._row(conv, "ack").add((ts - st[1]) / 1e9)
-                st[1] = None
-        if seglen > 0 and st[0] is not None:
-            self._row(conv, "art").add((ts - st[0]) / 1e9)
-            st[0] = None
+        elif conv.kind == "udp":
+            net = udp = None
+            for layer in packet.layers:
+                n = layer.proto.name
+                if n == "ip" or n == "ipv6":
+                    net = layer
+                elif n == "udp":
+                    udp = layer
+                    break
+            if udp is None or net is None or udp.v is None:
+                return
+            try:
+                src = net.raw_field("src")
+            except Exception:
+                return
+            d = 0 if (src == conv.addr[0] and udp.get("srcport") == conv.port[0]) else 1
+            st = self.live.get(key)
+            if d == 0:
+                self.live[key] = ts
+            elif st is not None:
+                self._row(conv, "art").add((ts - st) / 1e9)
+                self.live[key] = None
 
     def finished(self, conv):
         self.live.pop((conv.kind, conv.index), None)
@@ -248,7 +253,7 @@ class Collector:
             self._pairs(packet, ts, size)
         conv = self.tracker.process(packet) if self.tracker is not None else None
         if "art" in sel:
-            self.art.process(packet, conv)
+            self.art.process(packet, conv, self.tracker.segment)
         if "pairs" in sel:
             self.pairing.process(packet)
 

@@ -365,7 +365,8 @@ def test_io_over_a_capture_spanning_years_lists_only_busy_intervals():
 
 def test_art_counts_from_the_requests_last_segment(tmp_path):
     """A request in two segments 0.1 s apart, answered 0.05 s after the second: the
-    server's turn-around is 0.05 s, in ``stats -z art`` and in the rules' ``conv.art``."""
+    server's turn-around is 0.05 s, in ``stats -z art`` and in the rules' ``conv.art``;
+    data on a RST answers nothing in either."""
     from scapy.layers.inet import IP, TCP
     from scapy.layers.l2 import Ether
 
@@ -374,7 +375,9 @@ def test_art_counts_from_the_requests_last_segment(tmp_path):
     s, c = "10.0.0.80", C
     steps = [(0.0, c, "S", 1000, 0, b""), (0.01, s, "SA", 5000, 1001, b""), (0.02, c, "A", 1001, 5001, b""),
              (0.03, c, "PA", 1001, 5001, b"x" * 10), (0.13, c, "PA", 1011, 5001, b"y" * 10),
-             (0.18, s, "PA", 5001, 1021, b"z" * 10)]
+             (0.18, s, "PA", 5001, 1021, b"z" * 10),
+             # a third request answered by a RST carrying text (RFC 1122 §4.2.2.12): no answer
+             (0.30, c, "PA", 1021, 5011, b"w" * 10), (0.35, s, "RA", 5011, 1031, b"reset text")]
     frames = []
     for t, src, flags, seq, ack, data in steps:
         sp, dp = (40000, 8080) if src == c else (8080, 40000)
@@ -388,7 +391,7 @@ def test_art_counts_from_the_requests_last_segment(tmp_path):
     assert row["count"] == 1 and row["max"] == pytest.approx(0.05)
     reg = Registry.default()
     rules = load_rules(reg, builtin=False, texts=[("art.rules", 'rule t.art { scope conversation when '
-                                                   'conv.art > 0 message "{conv.art} {conv.art_frames}" }')])
+                                                   'conv.art > 0 message "{conv.art} {conv.art_count} {conv.art_frames}" }')])
     (finding,) = Engine(rules, reg).run_frames(frames)
-    art, frames_named = finding.message.split(" ", 1)
-    assert float(art) == pytest.approx(0.05) and frames_named == "5, 6"
+    art, count, frames_named = finding.message.split(" ", 2)
+    assert float(art) == pytest.approx(0.05) and count == "1" and frames_named == "5, 6"
