@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from construct import Adapter, Bytes, Container, Default, GreedyBytes, evaluate
+from construct import Adapter, Bytes, Container, Default, GreedyBytes, Int8ub, evaluate, this
+from construct.expr import FuncPath
 
-__all__ = ["BitFields", "Bit", "Named", "MacAddress", "IPv4Address", "IPv6Address", "Auto", "Text"]
+__all__ = ["BitFields", "Bit", "Named", "MacAddress", "IPv4Address", "IPv6Address", "Auto", "Text", "counted_text"]
 
 
 class Bit:
@@ -204,3 +205,15 @@ def Auto(subcon, value):
     semantics, the name says why the field is there.
     """
     return Default(subcon, value)
+
+
+def _text_octets(text) -> int:
+    return len(Text()._encode(text or "", None, None))
+
+
+def counted_text(name: str, length_name: str, length_doc: str, doc: str) -> tuple:
+    """A length octet, then that many octets of text (PAP's Peer-ID, DNS's
+    <character-string>): two fields, the length computed on build from the text.
+    Splice them into a Struct: ``Struct(*counted_text("peer_id", "peer_id.length", ...))``."""
+    return (length_name / Auto(Int8ub, FuncPath(_text_octets)(this[name])) * length_doc,
+            name / Text(this[length_name]) * doc)

@@ -37,7 +37,7 @@ from construct.expr import FuncPath
 
 from decoder.protocol import Bind, Dispatch, Protocol, Virtual
 from specs._dns_name import DnsName, DomainName, RData
-from specs._fields import Auto, Bit, BitFields, IPv4Address, IPv6Address, Named, Text
+from specs._fields import Auto, Bit, BitFields, IPv4Address, IPv6Address, Named, counted_text
 from specs._tlv import TLV
 
 
@@ -220,9 +220,7 @@ QUESTION = Struct(
 def character_strings(length, text, ref):
     """A list of <character-string>s: a length octet, then that many octets (RFC 1035 §3.3)."""
     return Struct("strings" / GreedyRange(Struct(
-        length / Int8ub * f"Length of the string ({ref})",
-        text / Text(this[length]) * f"Text ({ref})",
-    )))
+        *counted_text(text, length, f"Length of the string ({ref})", f"Text ({ref})"))))
 
 
 #: Wireshark shows every option's octets as ``dns.opt.data``, also when it decodes them
@@ -264,10 +262,10 @@ RDATA = RData(this["resp.len"], Switch(this["resp.type"], {
     ),
     RRType.PTR: Struct("ptr.domain_name" / DnsName() * "Domain name pointed to (RFC 1035 §3.3.12)"),
     RRType.HINFO: Struct(
-        "hinfo.cpu_length" / Int8ub * "Length of the CPU string (RFC 1035 §3.3.2)",
-        "hinfo.cpu" / Text(this["hinfo.cpu_length"]) * "CPU type (RFC 1035 §3.3.2)",
-        "hinfo.os_length" / Int8ub * "Length of the OS string (RFC 1035 §3.3.2)",
-        "hinfo.os" / Text(this["hinfo.os_length"]) * "Operating system (RFC 1035 §3.3.2)",
+        *counted_text("hinfo.cpu", "hinfo.cpu_length", "Length of the CPU string (RFC 1035 §3.3.2)",
+                      "CPU type (RFC 1035 §3.3.2)"),
+        *counted_text("hinfo.os", "hinfo.os_length", "Length of the OS string (RFC 1035 §3.3.2)",
+                      "Operating system (RFC 1035 §3.3.2)"),
     ),
     RRType.MX: Struct(
         "mx.preference" / Int16ub * "Preference, lower first (RFC 1035 §3.3.9)",

@@ -2,10 +2,9 @@
 from enum import IntEnum
 
 from construct import FixedSized, Int8ub, Int16ub, Struct, Switch, this
-from construct.expr import FuncPath
 
 from decoder.protocol import Bind, Protocol
-from specs._fields import Auto, Named, Text
+from specs._fields import Auto, Named, counted_text
 from specs._ppp_cp import PppProtocol, packet_length, rest
 
 
@@ -16,21 +15,15 @@ class PapCode(IntEnum):
     Authenticate_Nak = 3
 
 
-def _octets(text) -> int:
-    return len(Text()._encode(text or "", None, None))
-
-
-MESSAGE = Struct(
-    "message.length" / Auto(Int8ub, FuncPath(_octets)(this.message)) * "Msg-Length (RFC 1334 §2.2.2)",
-    "message" / Text(this["message.length"]) * "Message, text for the peer, e.g. why it failed (RFC 1334 §2.2.2)",
-)
+MESSAGE = Struct(*counted_text("message", "message.length", "Msg-Length (RFC 1334 §2.2.2)",
+                                "Message, text for the peer, e.g. why it failed (RFC 1334 §2.2.2)"))
 
 BODY = Switch(this.code, {
     PapCode.Authenticate_Request: Struct(
-        "peer_id.length" / Auto(Int8ub, FuncPath(_octets)(this.peer_id)) * "Peer-ID Length (RFC 1334 §2.2.1)",
-        "peer_id" / Text(this["peer_id.length"]) * "Peer-ID, the name being authenticated (RFC 1334 §2.2.1)",
-        "password.length" / Auto(Int8ub, FuncPath(_octets)(this.password)) * "Passwd-Length (RFC 1334 §2.2.1)",
-        "password" / Text(this["password.length"]) * "Password, in the clear (RFC 1334 §2.2.1)",
+        *counted_text("peer_id", "peer_id.length", "Peer-ID Length (RFC 1334 §2.2.1)",
+                      "Peer-ID, the name being authenticated (RFC 1334 §2.2.1)"),
+        *counted_text("password", "password.length", "Passwd-Length (RFC 1334 §2.2.1)",
+                      "Password, in the clear (RFC 1334 §2.2.1)"),
     ),
     PapCode.Authenticate_Ack: MESSAGE,
     PapCode.Authenticate_Nak: MESSAGE,

@@ -152,6 +152,22 @@ def test_dns_record_data(rr, fields, text):
         assert info(pkt) == f"Standard query response 0x1234 A www.example.com {text}"
 
 
+def test_dns_counted_strings_build_without_lengths():
+    """HINFO and TXT strings (RFC 1035 §3.3) share the counted-text helper with PAP:
+    the length octets are computed on build."""
+    from specs import dns
+    hinfo = {"hinfo.cpu": "INTEL", "hinfo.os": "Linux"}
+    txt = {"strings": [{"txt": "v=spf1 -all"}, {"txt": "hi"}]}
+    for rtype, rdata, tail in ((13, hinfo, b"\x05INTEL\x05Linux"), (16, txt, b"\x0bv=spf1 -all\x02hi")):
+        raw = dns.RR.build({"resp.name": "example.com", "resp.type": rtype,
+                            "info": {"resp.class": 1, "resp.ttl": 60}, "rdata": rdata})
+        assert raw.endswith(struct.pack(">H", len(tail)) + tail)
+        assert {k: v for k, v in dns.RR.parse(raw).rdata.items() if not k.startswith("_")} == {
+            **({"hinfo.cpu_length": 5, "hinfo.os_length": 5, **hinfo} if rtype == 13 else {}),
+            **({"strings": [{"txt.length": 11, "txt": "v=spf1 -all"}, {"txt.length": 2, "txt": "hi"}]}
+               if rtype == 16 else {})}
+
+
 def test_dns_no_such_name_and_opcodes():
     nx = DNS(id=0xF23F, qr=1, rd=1, ra=1, rcode=3, qd=DNSQR(qname="nonexistent.example"),
              ns=DNSRRSOA(rrname="example", mname="a.gtld-servers.net", rname="nstld.example"))
