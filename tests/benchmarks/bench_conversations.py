@@ -16,6 +16,8 @@ timed by wall clock, peak memory (max RSS) from ``os.wait4``:
   without annotations (what ``-z conv,tcp`` needs);
 * ``protospec conv+tcp analysis``: the same decode + :class:`expert.tcp_analysis.Analysis`
   (``tcp.stream``, relative numbers, ``tcp.analysis.*`` annotated on every packet);
+* ``protospec conv+tcp analysis (counts)``: the same with ``annotate=False``: every flag
+  counted per conversation and in total, no packet annotated (what ``-z expert`` prints);
 * ``protospec stats -z conv,tcp``, ``protospec stats -z art`` (the command);
 * ``tshark -q -z conv,tcp`` and ``tshark -q -z expert``.
 
@@ -138,14 +140,14 @@ def run_conversations(path):
     return 0
 
 
-def run_analysis(path):
+def run_analysis(path, annotate=True):
     from decoder.capture import open_capture
     from decoder.packet import Decoder
     from decoder.registry import Registry
     from expert.conversations import PROTOCOLS
-    from expert.tcp_analysis import Analysis
+    from expert.tcp_analysis import Analysis, AnalysisSettings
     decode = Decoder(Registry.default(), want=PROTOCOLS).decode
-    an = Analysis(on_conversation=lambda c: None)
+    an = Analysis(AnalysisSettings(annotate=annotate), on_conversation=lambda c: None)
     with open_capture(str(path)) as cap:
         for n, frame in enumerate(cap, 1):
             an.process(decode(frame, n))
@@ -179,6 +181,7 @@ CONTENDERS = {
     "protospec decode only": (run_decode_only, None),
     "protospec conversations": (run_conversations, None),
     "protospec conv+tcp analysis": (run_analysis, None),
+    "protospec conv+tcp analysis (counts)": (lambda path: run_analysis(path, annotate=False), None),
     "protospec stats -z conv,tcp": (_stats("conv,tcp"), None),
     "protospec stats -z art": (_stats("art"), None),
     "protospec stats (all tables)": (_stats(), None),
@@ -218,16 +221,16 @@ def main():
         subprocess.run([sys.executable, __file__, "--make", str(path), str(args.connections)], check=True)
     count = count_frames(path)
     print(f"capture: {path} ({count} packets, {path.stat().st_size / 1e6:.1f} MB)")
-    print(f"{'contender':<32} {'seconds':>8} {'packets/s':>11} {'max RSS MB':>11}")
+    print(f"{'contender':<38} {'seconds':>8} {'packets/s':>11} {'max RSS MB':>11}")
     for name in CONTENDERS:
         if args.only and name not in args.only:
             continue
         res = measure(name, path)
         if res is None:
-            print(f"{name:<32} {'n/a':>8}")
+            print(f"{name:<38} {'n/a':>8}")
             continue
         secs, rss = res
-        print(f"{name:<32} {secs:>8.2f} {count / secs:>11,.0f} {rss:>11.1f}", flush=True)
+        print(f"{name:<38} {secs:>8.2f} {count / secs:>11,.0f} {rss:>11.1f}", flush=True)
     if tmp is not None:
         tmp.cleanup()
 
