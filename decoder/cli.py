@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-Y", "--display-filter", dest="display_filter", metavar="FILTER",
                    help="show only the packets this display filter matches (Wireshark syntax, "
                         "e.g. 'tcp.port == 80 and ip.addr == 192.0.2.0/24'); -c counts shown packets")
+    d.add_argument("-2", dest="two_pass", action="store_true",
+                   help="two passes, as tshark -2: run every analysis stage, and also give the links "
+                        "to later frames (dns.response_in, icmp.resp_in, icmp.no_resp, http.response_in, "
+                        "radius.rspframe ...); FILE is read twice, so not standard input")
     d.add_argument("--specs", action="append", default=[], metavar="DIR",
                    help="also load the spec modules in DIR (repeatable)")
     from expert.radius_check import add_arguments as secret_arguments
@@ -176,6 +180,8 @@ def decode(args, out) -> int:
         raise UsageError("-e needs -T fields")
     if args.count is not None and args.count < 0:
         raise UsageError("-c needs a count of 0 or more")
+    if args.two_pass and args.file == "-":
+        raise UsageError("-2 reads the capture twice: give a file, not standard input")
 
     from expert.radius_check import passwords_from_args, secrets_from_args
     try:
@@ -194,9 +200,14 @@ def decode(args, out) -> int:
             raise UsageError(str(e)) from None
     flt = _display_filter(args, reg)
     wanted = set(args.fields or ()) | set(flt.fields if flt is not None else ())
-    if fmt != "fields":
-        wanted.add("tcp.analysis.flags")      # the Info column shows [TCP Retransmission] ...
-    decoder = stages.decoder(Decoder(reg), wanted)
+    if fmt != "fields" or "_ws.col.Info" in wanted:
+        # the Info column shows [TCP Retransmission] ... and (request in 22)
+        wanted |= {"tcp.analysis.flags", "icmp.resp_to"}
+    links = None
+    if args.two_pass:
+        wanted |= stages.fields
+        links = _first_pass(args, stages, Decoder(reg), wanted)
+    decoder = stages.decoder(Decoder(reg), wanted, links)
 
     source, progress = _open_input(args.file, not args.no_progress)
     tick = progress.tick if progress is not None else None
@@ -224,6 +235,33 @@ def decode(args, out) -> int:
     return 0
 
 
+def _first_pass(args, stages, decoder, wanted):
+    """tshark's first pass of ``-2``: run the stages over the capture (as far as ``-c``
+    lets the second go) for the links to later frames.  A capture that breaks off ends
+    the pass quietly: the second one reports it after the packets before it."""
+    from decoder.capture import CaptureError, open_capture
+    from expert.pairing import ForwardLinks
+    links = ForwardLinks()
+    first = stages.decoder(decoder, wanted, links)
+    source, progress = _open_input(args.file, not args.no_progress)
+    try:
+        with open_capture(source) as reader:
+            frames = reader if args.count is None or args.display_filter else itertools.islice(reader, args.count)
+            for n, frame in enumerate(frames, 1):
+                first.decode(frame, n)
+                if progress is not None and n % 4096 == 0:
+                    progress.tick()
+    except CaptureError:
+        pass
+    finally:
+        if progress is not None:
+            progress.close()
+        if source is not args.file:
+            source.close()
+    links.complete = True
+    return links
+
+
 class AnalysisStages:
     """The analysis that fields such as ``tcp.stream``, ``tcp.analysis.retransmission``,
     ``dns.time`` or ``radius.rspframe`` need: run over the decoded packets only when a
@@ -235,36 +273,41 @@ class AnalysisStages:
         from expert import pairing, radius_check, tcp_analysis
         self.forced = bool(secrets or passwords)
 
-        def access(run):
-            return radius_check.AccessCheck(secrets or None, passwords or None)
+        def access(run, links):
+            return radius_check.AccessCheck(secrets or None, passwords or None, links=links)
 
-        def pairs(run):              # RADIUS pairs come from the access stage when it runs
-            return pairing.Pairing(radius="access" not in run)
+        def pairs(run, links):       # RADIUS pairs come from the access stage when it runs
+            return pairing.Pairing(radius="access" not in run, links=links)
 
-        self.groups = {"analysis": (set(tcp_analysis.ANALYSIS_FIELDS), lambda run: tcp_analysis.Analysis()),
+        self.groups = {"analysis": (set(tcp_analysis.ANALYSIS_FIELDS), lambda run, links: tcp_analysis.Analysis()),
                        "pairing": (set(pairing.PAIRING_FIELDS), pairs),
                        "access": (set(radius_check.ACCESS_FIELDS), access)}
         self.fields = set().union(*(names for names, _ in self.groups.values()))
 
-    def decoder(self, decoder, wanted: set):
-        """``decoder`` itself, or a wrapper whose ``decode`` also runs the stages needed."""
+    def decoder(self, decoder, wanted: set, links=None):
+        """``decoder`` itself, or a wrapper whose ``decode`` also runs the stages needed
+        (``links``: :class:`expert.pairing.ForwardLinks`, filled by these stages in a
+        first pass, annotated on the packets once complete)."""
         run = {name for name, (names, _) in self.groups.items()
                if names & wanted or (name == "access" and self.forced)}
         if not run:
             return decoder
-        return _AnalysingDecoder(decoder, [make(run).process for name, (_, make) in self.groups.items()
-                                           if name in run])
+        return _AnalysingDecoder(decoder, [make(run, links).process for name, (_, make) in self.groups.items()
+                                           if name in run], links)
 
 
 class _AnalysingDecoder:
-    def __init__(self, decoder, steps):
+    def __init__(self, decoder, steps, links=None):
         self.inner, self.steps = decoder, steps
         self.registry, self.linktypes = decoder.registry, decoder.linktypes
+        self.links = links if links is not None and links.complete else None
 
     def decode(self, frame, number=0):
         pkt = self.inner.decode(frame, number)
         for step in self.steps:
             step(pkt)
+        if self.links is not None:
+            self.links.annotate(pkt)
         return pkt
 
 

@@ -60,7 +60,7 @@ def columns(pkt, clock) -> dict:
     else:
         proto = layers[-1].proto.column
         info = shown.summary() if shown.v is not None else ""   # no summary from a stub
-    info = tshark_text((analysis_labels(pkt) + info + problem(pkt)).lstrip(" "))  # one line, always
+    info = tshark_text((analysis_labels(pkt) + info + echo_notes(pkt) + problem(pkt)).lstrip(" "))  # one line
     return {
         "No.": str(pkt.number),
         "Time": ns_text(frame.ts_ns - clock.first, 6),
@@ -104,6 +104,20 @@ def analysis_labels(pkt) -> str:
         frame = extra.get("tcp.analysis.duplicate_ack_frame", [""])[0]
         out.append(f"[TCP Dup ACK {frame}#{extra['tcp.analysis.duplicate_ack_num'][0]}] ")
     return "".join(out)
+
+
+#: Wireshark's Info notes on paired ICMP and ICMPv6 echoes (``(reply in 23)``; the links to
+#: later frames come with ``-2``)
+ECHO_NOTES = tuple((f"{proto}.{name}", text) for proto in ("icmp", "icmpv6")
+                   for name, text in (("resp_in", " (reply in {})"), ("resp_to", " (request in {})"),
+                                      ("no_resp", " (no response found!)")))
+
+
+def echo_notes(pkt) -> str:
+    extra = pkt.extra
+    if not extra:
+        return ""
+    return "".join(text.format(extra[name][0]) for name, text in ECHO_NOTES if name in extra)
 
 
 def summary_line(pkt, clock) -> str:

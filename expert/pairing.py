@@ -8,7 +8,8 @@ annotates each *reply* with the frame of the request it answers and the time it 
 DNS                        query/response by (client, server, ports, ``dns.id``):
                            ``dns.response_to`` (frame), ``dns.time`` (seconds)
 ICMP echo                  request/reply by (addresses, ``icmp.ident``, ``icmp.seq``):
-                           ``icmp.resp_to``, ``icmp.resptime`` (milliseconds, as Wireshark)
+                           ``icmp.resp_to``, ``icmp.resptime`` (milliseconds, as Wireshark);
+                           ICMPv6 echo the same way: ``icmpv6.resp_to``, ``icmpv6.resptime``
 ICMP errors                ``icmp.quoted_frame``: the earlier frame whose IPv4 header the
                            error quotes (same source, destination and IP ID; and the same
                            ports when the quote holds a TCP/UDP header)
@@ -25,11 +26,14 @@ other UDP                  request/next-reply: a datagram answers the last datag
                            ``udp.response_to``, ``udp.time`` (our names)
 =========================  ==============================================================
 
-Single pass: a request has already gone by when its reply arrives, so the forward
-links Wireshark puts on requests (``dns.response_in``, ``icmp.resp_in``,
-``radius.rspframe``, ``http.response_in``) are not annotated; they are in
-:attr:`Pairing.pairs` (``(kind, request frame, response frame, seconds)``, the last
-``keep_pairs`` of them) and in the JSON of ``protospec stats``.
+In one pass a request has already gone by when its reply arrives, so the links Wireshark
+puts on requests are learnt in a first pass and annotated in a second (tshark's ``-2``,
+``protospec decode -2``) through :class:`ForwardLinks`: ``dns.response_in``,
+``icmp.resp_in``, ``icmpv6.resp_in``, ``http.response_in``, ``ftp.response_in`` and
+``udp.response_in`` (our names), and ``icmp.no_resp`` / ``icmpv6.no_resp`` on an echo
+request no reply answered.  The pairs are
+also in :attr:`Pairing.pairs` (``(kind, request frame, response frame, seconds)``, the
+last ``keep_pairs`` of them) and in the JSON of ``protospec stats``.
 
 Memory is bounded: outstanding requests expire after ``timeout`` capture seconds and
 each table keeps at most ``limit`` entries (oldest dropped first).
@@ -40,17 +44,55 @@ from collections import OrderedDict, deque
 
 from specs.icmp import ERRORS as ICMP_ERRORS
 
-__all__ = ["Pairing", "QuoteLinker", "PAIRING_FIELDS"]
+__all__ = ["Pairing", "QuoteLinker", "ForwardLinks", "PAIRING_FIELDS"]
 
 #: fields :class:`Pairing` annotates, for the filter language
 PAIRING_FIELDS: dict[str, type] = {
     "dns.response_to": int, "dns.time": float,
     "icmp.resp_to": int, "icmp.resptime": float, "icmp.quoted_frame": int,
+    "icmpv6.resp_to": int, "icmpv6.resptime": float,
     "radius.reqframe": int, "radius.time": float,
     "ftp.response_to": int, "ftp.time": float,
     "http.request_in": int, "http.time": float,
     "udp.response_to": int, "udp.time": float,
+    # two passes only (ForwardLinks)
+    "dns.response_in": int, "icmp.resp_in": int, "icmp.no_resp": bool, "icmpv6.resp_in": int,
+    "icmpv6.no_resp": bool, "http.response_in": int, "ftp.response_in": int, "udp.response_in": int,
 }
+
+#: echo request type, reply type, identifier and sequence fields
+_ECHO = {"icmp": (8, 0, "ident", "seq"), "icmpv6": (128, 129, "echo.identifier", "echo.sequence_number")}
+
+#: pair kind -> the field that links its request to the response (two passes)
+_RESPONSE_IN = {"dns": "dns.response_in", "icmp": "icmp.resp_in", "icmpv6": "icmpv6.resp_in",
+                "radius": "radius.rspframe",
+                "ftp": "ftp.response_in", "http": "http.response_in", "udp": "udp.response_in"}
+
+
+class ForwardLinks:
+    """Links from a frame to a later one (``dns.response_in`` on a query), which one pass
+    cannot print: the stages :meth:`add` them during a first pass over the capture; once
+    :attr:`complete`, the second pass :meth:`annotate` s each packet with its own, and
+    ``add`` does nothing.  Memory: one entry per link."""
+
+    __slots__ = ("links", "complete")
+
+    def __init__(self):
+        self.links: dict[int, list] = {}
+        self.complete = False
+
+    def add(self, frame: int, name: str, value) -> None:
+        if not self.complete:
+            self.links.setdefault(frame, []).append((name, value))
+
+    def has(self, frame: int, name: str) -> bool:
+        return any(n == name for n, _ in self.links.get(frame, ()))
+
+    def annotate(self, packet) -> None:
+        """Add the packet's links (a stage may have annotated one already: not twice)."""
+        for name, value in self.links.get(packet.number, ()):
+            if packet.extra is None or value not in packet.extra.get(name, ()):
+                packet.annotate(name, value)
 
 
 # request/response protocols over TCP -> (response field, time field, 1xx codes that are
@@ -216,10 +258,12 @@ class Pairing:
     ``limit``: entries per table; ``quote_window``: seconds an IPv4 datagram is
     remembered for ICMP errors; ``keep_pairs``: pairs kept in :attr:`pairs`; ``radius=False``
     leaves RADIUS to :class:`expert.radius_check.AccessCheck` when that stage runs too (it
-    matches requests and responses itself, duplicates included: one producer per field)."""
+    matches requests and responses itself, duplicates included: one producer per field);
+    ``links``: where the links to responses go, for a second pass."""
 
     def __init__(self, timeout: float = 60.0, limit: int = 100_000, quote_window: float = 10.0,
-                 keep_pairs: int = 100_000, annotate: bool = True, radius: bool = True):
+                 keep_pairs: int = 100_000, annotate: bool = True, radius: bool = True,
+                 links: ForwardLinks | None = None):
         t = int(timeout * _NS)
         self.dns = _Table(t, limit)
         self.icmp = _Table(t, limit)
@@ -231,6 +275,7 @@ class Pairing:
         self.counts: dict[str, int] = {}
         self.pair_radius = radius
         self.annotate = annotate
+        self.links = links
         self._sweep = None
 
     def _pair(self, packet, kind, frame_field, time_field, req, ts, scale=1.0):
@@ -239,6 +284,8 @@ class Pairing:
         if self.annotate:
             packet.annotate(frame_field, req_frame)
             packet.annotate(time_field, dt * scale)
+        if self.links is not None:
+            self.links.add(req_frame, _RESPONSE_IN[kind], packet.number)
         self.pairs.append((kind, req_frame, packet.number, dt))
         self.counts[kind] = self.counts.get(kind, 0) + 1
 
@@ -258,7 +305,7 @@ class Pairing:
                 net = layer
             elif net is None:
                 continue
-            elif name == "icmp":
+            elif name == "icmp" or name == "icmpv6":
                 self._icmp(packet, layer, net, layers[i + 1:], ts)
                 return
             elif name == "udp":
@@ -275,15 +322,21 @@ class Pairing:
         self.quotes.remember(net, next((x for x in packet.layers if x.parent is net), None), packet.number, ts)
 
     def _icmp(self, packet, layer, net, rest, ts):
+        kind = layer.proto.name
+        request, reply, ident, seq = _ECHO[kind]
         typ = layer.get("type")
         src, dst = _addr(net, "src"), _addr(net, "dst")
-        if typ == 8:
-            self.icmp.put((src, dst, layer.get("ident"), layer.get("seq")), packet.number, ts)
-        elif typ == 0:
-            hit = self.icmp.pop((dst, src, layer.get("ident"), layer.get("seq")), ts)
+        if typ == request:
+            self.icmp.put((kind, src, dst, layer.get(ident), layer.get(seq)), packet.number, ts)
+            links = self.links
+            if links is not None and links.complete and self.annotate \
+                    and not links.has(packet.number, _RESPONSE_IN[kind]):
+                packet.annotate(f"{kind}.no_resp", True)
+        elif typ == reply:
+            hit = self.icmp.pop((kind, dst, src, layer.get(ident), layer.get(seq)), ts)
             if hit is not None:
-                self._pair(packet, "icmp", "icmp.resp_to", "icmp.resptime", hit, ts, 1000.0)
-        elif typ in ICMP_ERRORS:
+                self._pair(packet, kind, f"{kind}.resp_to", f"{kind}.resptime", hit, ts, 1000.0)
+        elif kind == "icmp" and typ in ICMP_ERRORS:
             if self.quotes._link_quote(packet, rest) is not None:
                 self.counts["icmp_error"] = self.counts.get("icmp_error", 0) + 1
             return

@@ -180,7 +180,7 @@ class RadiusCheck:
     :param chap: a :class:`~expert.chap_check.ChapCheck` to link PPP CHAP exchanges with
     """
 
-    def __init__(self, secrets=None, passwords=None, chap: ChapCheck | None = None):
+    def __init__(self, secrets=None, passwords=None, chap: ChapCheck | None = None, links=None):
         self.secrets = {(None if a in (None, "*") else _norm_addr(a)): [s.encode() if isinstance(s, str) else s for s in v]
                         for a, v in (secrets or {}).items()}
         self.passwords = {u: (p.encode() if isinstance(p, str) else p) for u, p in (passwords or {}).items()}
@@ -188,8 +188,15 @@ class RadiusCheck:
         self.pending: OrderedDict = OrderedDict()  # (client, cport, server, sport, id) -> _Request
         self.by_challenge: OrderedDict = OrderedDict()   # challenge -> (frame, packet) of RADIUS requests
         self.chap = chap
+        self.links = links                          # expert.pairing.ForwardLinks, for a second pass
         if chap is not None:
             chap.on_challenge.append(self._ppp_challenge)
+
+    def _late(self, packet, name, value):
+        """Annotate an earlier packet: seen by whoever still holds it, and by a second pass."""
+        packet.annotate(name, value)
+        if self.links is not None:
+            self.links.add(packet.number, name, value)
 
     # -- helpers
     def candidates(self, server) -> list[bytes]:
@@ -273,7 +280,7 @@ class RadiusCheck:
         req.response = (packet.number, packet)
         packet.annotate("radius.reqframe", req.frame)
         packet.annotate("radius.time", (ts - req.ts_ns) / 1e9)
-        req.packet.annotate("radius.rspframe", packet.number)
+        self._late(req.packet, "radius.rspframe", packet.number)
         status, _ = self._verify(server, lambda s: response_authenticator(raw, req.authenticator, s), auth)
         if status:
             packet.annotate("radius.authenticator.status", status)
@@ -305,7 +312,7 @@ class RadiusCheck:
             if hit is not None:
                 frame, ppp_packet = hit
                 packet.annotate("radius.chap_challenge_frame", frame)
-                ppp_packet.annotate("chap.radius_frame", packet.number)
+                self._late(ppp_packet, "chap.radius_frame", packet.number)
             hit = self.chap.response_by_value.get(response)
             if hit is not None:
                 packet.annotate("radius.chap_response_frame", hit[0])
@@ -316,15 +323,15 @@ class RadiusCheck:
         if hit is not None:
             rframe, rpacket = hit
             ppp_packet.annotate("chap.radius_frame", rframe)
-            rpacket.annotate("radius.chap_challenge_frame", frame)
+            self._late(rpacket, "radius.chap_challenge_frame", frame)
 
 
 class AccessCheck:
     """PPP CHAP and RADIUS checks as one analysis stage (``process(packet)``)."""
 
-    def __init__(self, secrets=None, passwords=None):
+    def __init__(self, secrets=None, passwords=None, links=None):
         self.chap = ChapCheck(passwords)
-        self.radius = RadiusCheck(secrets, passwords, chap=self.chap)
+        self.radius = RadiusCheck(secrets, passwords, chap=self.chap, links=links)
 
     @classmethod
     def from_args(cls, radius_secrets=(), chap_passwords=()):

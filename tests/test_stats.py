@@ -299,6 +299,8 @@ def test_conv_and_endpoints_vs_tshark(rel):
 PAIRED = {"chrissanders+packets/dns_query_response.pcapng": ("dns.response_to", "dns.time"),
           "chrissanders+packets/dns_query_nonexistent.pcapng": ("dns.response_to", "dns.time"),
           "chrissanders+packets/icmp_echo.pcapng": ("icmp.resp_to", "icmp.resptime"),
+          "chrissanders+packets/icmpv6_neighbor_solicitation.pcapng": ("icmpv6.resp_to", "icmpv6.resptime"),
+          "zeek+zeek/testing/btest/Traces/pppoe.pcap": ("icmpv6.resp_to", "icmpv6.resptime"),
           "chrissanders+packets/http_google.pcapng": ("http.request_in", "http.time"),
           "chrissanders+packets/http_ip4and6.pcapng": ("http.request_in", "http.time"),
           "the-tcpdump-group+tcpdump/tests/RADIUS-RFC4675.pcap": ("radius.reqframe", "radius.time")}
