@@ -166,12 +166,13 @@ class Layer:
     def payload(self) -> bytes:
         return bytes(self.buf[self.off + self.hlen:self.end])
 
-    def summary(self) -> str:
+    def summary(self, notes=None) -> str:
+        """The Info text; ``notes``: the packet's annotations, for a summary that reads them."""
         fn = self.proto.summary
         if fn is None:
             return self.proto.title
         try:
-            return fn(self)
+            return fn(self, notes) if self.proto.summary_notes else fn(self)
         except Exception as e:  # a summary must never stop decoding
             return f"{self.proto.title} [summary failed: {type(e).__name__}]"
 

@@ -6,6 +6,7 @@ and Scapy's ``bind_layers``.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -68,7 +69,9 @@ class Protocol:
     :param payload_length: ``this`` expression for the payload octets after the header
         (None: the rest of the frame); octets beyond it are a trailer (Ethernet padding)
     :param checksums: :class:`decoder.checksum.ChecksumRule` s verified on decode, filled on build
-    :param summary: ``f(layer) -> str`` for the Info column
+    :param summary: ``f(layer) -> str`` for the Info column, or ``f(layer, notes)`` to read
+        the packet's annotations too (``notes``: :attr:`decoder.packet.Packet.extra`, None
+        when no analysis ran; TCP shows relative sequence numbers from them)
     :param source, destination: field names that give the packet list's Source/Destination
     :param virtual: computed fields (:class:`Virtual`)
     :param column: name in the Protocol column (default: ``name`` upper-cased)
@@ -113,6 +116,7 @@ class Protocol:
         self.column = self.column or self.name.upper()
         self.namespace = self.namespace or self.name
         self.alias_of = {full: rel for rel, full in self.aliases.items()}
+        self.summary_notes = self.summary is not None and len(inspect.signature(self.summary).parameters) > 1
 
     def full_name(self, rel: str) -> str:
         """The display-filter name of a field (its alias when it has one)."""

@@ -59,7 +59,7 @@ def columns(pkt, clock) -> dict:
         proto, info = "DATA", f"link type {frame.linktype}: no spec decodes it"
     else:
         proto = layers[-1].proto.column
-        info = shown.summary() if shown.v is not None else ""   # no summary from a stub
+        info = shown.summary(pkt.extra) if shown.v is not None else ""   # no summary from a stub
     info = tshark_text((analysis_labels(pkt) + info + echo_notes(pkt) + problem(pkt)).lstrip(" "))  # one line
     return {
         "No.": str(pkt.number),

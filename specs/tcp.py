@@ -82,15 +82,45 @@ def flag_text(layer) -> str:
     return ", ".join(label for name, label in _FLAG_NAMES if layer.get(name))
 
 
-def summary(layer):
+def _option_text(opt, sack_base) -> str:
+    """An option as tshark's Info column lists it (packet-tcp.c); "" for those it skips."""
+    kind = opt.get("option_kind")
+    if kind == TcpOption.MSS and "options.mss_val" in opt:
+        return f" MSS={opt['options.mss_val']}"
+    if kind == TcpOption.WS and "options.wscale.shift" in opt:
+        return f" WS={1 << min(opt['options.wscale.shift'], 14)}"
+    if kind == TcpOption.SACK_PERM:
+        return " SACK_PERM"
+    if kind == TcpOption.TS and "options.timestamp.tsval" in opt:
+        return f" TSval={opt['options.timestamp.tsval']} TSecr={opt['options.timestamp.tsecr']}"
+    if kind == TcpOption.SACK:
+        return "".join(f" SLE={(b['options.sack_le'] - sack_base) & 0xFFFFFFFF}"
+                       f" SRE={(b['options.sack_re'] - sack_base) & 0xFFFFFFFF}" for b in opt.get("blocks", ()))
+    return ""
+
+
+def summary(layer, notes=None):
+    """tshark's Info text.  With the TCP analysis' ``notes`` (``tcp.seq`` ...), sequence
+    numbers are relative and the window scaled, as tshark shows them."""
     g = layer.get
-    text = f"{g('srcport')} → {g('dstport')} [{flag_text(layer)}] Seq={g('seq_raw')}"
+    notes = notes or {}
+
+    def noted(name, raw):
+        v = notes.get(name)
+        return v[0] if v else raw
+
+    ack_raw = g("ack_raw")
+    text = f"{g('srcport')} → {g('dstport')} [{flag_text(layer)}] Seq={noted('tcp.seq', g('seq_raw'))}"
     if g("flags.ack"):
-        text += f" Ack={g('ack_raw')}"
-    text += f" Win={g('window_size_value')} Len={layer.end - layer.off - layer.hlen}"
-    mss = g("options.mss_val")
-    if mss is not None:
-        text += f" MSS={mss}"
+        text += f" Ack={noted('tcp.ack', ack_raw)}"
+    text += f" Win={noted('tcp.window_size', g('window_size_value'))}"
+    if g("flags.urg"):
+        text += f" Urg={g('urgent_pointer')}"
+    text += f" Len={noted('tcp.len', layer.end - layer.off - layer.hlen)}"   # the IP header's, if known
+    if layer.hlen > 20:
+        # SACK edges count in the acknowledged (peer's) sequence space, like the Ack number
+        base = (ack_raw - noted("tcp.ack", ack_raw)) & 0xFFFFFFFF if g("flags.ack") else 0
+        text += "".join(_option_text(opt, base) for opt in layer.value.get("options") or ())
     return text
 
 

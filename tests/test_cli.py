@@ -98,7 +98,7 @@ def test_summary_lines(capfile, capsys):
     lines = out.splitlines()
     assert len(lines) == 6
     assert lines[0] == ("    1   0.000000    192.0.2.1 → 198.51.100.2 TCP 66 "
-                        "2826 → 80 [SYN] Seq=1000 Win=8192 Len=0 MSS=1460")
+                        "2826 → 80 [SYN] Seq=0 Win=8192 Len=0 MSS=1460 WS=4 SACK_PERM")
     assert lines[1].startswith("    2   0.001500 198.51.100.2 → 192.0.2.1    TCP ")
     assert " UDP " in lines[2] and "40001 → 40404" in lines[2]
     assert lines[3].split()[6] == "60"                            # Length is the frame's orig_len

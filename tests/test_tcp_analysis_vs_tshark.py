@@ -41,9 +41,18 @@ Deliberate or known differences (the test allows exactly these, by capture and f
   pasted together from captures taken 15 years apart.
 * not produced: anything needing IP reassembly (TCP in fragmented datagrams), MPTCP's
   duplicate-ACK tolerance.
+
+The Info column of every frame both tools show as TCP is compared too (relative
+numbers, scaled window, options, analysis labels), after removing what needs TCP
+reassembly (frames tshark marks ``[TCP segment of a reassembled PDU]`` or with a
+reassembly error are not compared; an application's ``[Continuation to #N]`` is dropped).  Known differences: a malformed or cut header (tshark: ``[Malformed Packet]`` or
+``[Packet size limited during capture]`` after the options it could read; we: the reason
+and no options), and the fuzzed nDPI capture (reserved flag bits, label order of a frame
+with two analysis flags).
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +67,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "captures"))
 import tcp_cases as tc  # noqa: E402
 
 from decoder.capture import CaptureError, open_capture, write_pcap  # noqa: E402
+from decoder.fields import Clock  # noqa: E402
+from decoder.summary import columns  # noqa: E402
 from decoder.packet import Decoder  # noqa: E402
 from decoder.registry import Registry  # noqa: E402
 from expert.conversations import Settings  # noqa: E402
@@ -78,7 +89,17 @@ FLAGS = [f"tcp.analysis.{n}" for n in FLAG_NAMES]
 #: (capture path relative to the corpus, field) pairs allowed to differ, see the docstring
 KNOWN = {
     ("ntop+nDPI/tests/cfgs/default/pcap/fuzz-2006-06-26-2594.pcap", "udp.stream"),
+    ("ntop+nDPI/tests/cfgs/default/pcap/fuzz-2006-06-26-2594.pcap", "_ws.col.Info"),
+    ("seladb+PcapPlusPlus/Tests/Packet++Test/PacketExamples/tcp-malformed.pcap", "_ws.col.Info"),
+    ("zeek+zeek/testing/btest/Traces/tcp/truncated-header.pcap", "_ws.col.Info"),
 }
+INFO = "_ws.col.Info"
+_REASSEMBLED = re.compile(r"\[TCP segment of a reassembled PDU\]|\[Reassembly error")
+_CONTINUATION = re.compile(r"^\[Continuation to #\d+\]")
+
+
+def norm_info(text: str) -> str:
+    return " ".join(_CONTINUATION.sub("", text).split())
 
 NO_TIMEOUTS = AnalysisSettings(conversations=Settings(
     tcp_attempt_timeout=1e12, tcp_idle_timeout=1e12, tcp_close_linger=1e12,
@@ -90,7 +111,7 @@ pytestmark = pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
 def tshark_rows(path):
     cmd = [TSHARK, "-n", "-r", str(path), "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f",
            "-e", "frame.number"]
-    for f in VALUES + FLAGS:
+    for f in VALUES + FLAGS + ["_ws.col.Protocol", INFO]:
         cmd += ["-e", f]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
     rows = {}
@@ -102,12 +123,15 @@ def tshark_rows(path):
 
 
 def our_rows(path):
-    """frame -> (values, flags, which transport headers the decoder saw)."""
+    """frame -> (values, flags, which transport headers the decoder saw, Info of a TCP
+    frame or None)."""
     dec = Decoder(Registry.default())
+    clock = Clock()
     rows = {}
     with open_capture(path) as cap:
         packets = (dec.decode(frame, i) for i, frame in enumerate(cap, 1))
         for p in analyze(packets, NO_TIMEOUTS):
+            clock.tick(p.frame.ts_ns)
             extra = p.extra or {}
             vals = []
             for f in VALUES:
@@ -115,7 +139,11 @@ def our_rows(path):
                 vals.append(v[0] if v else "")
             flags = {f for f in FLAGS if f in extra}
             seen = {l.proto.name for l in p.layers if l.proto.name in ("tcp", "udp")}
-            rows[p.number] = (vals, flags, seen)
+            info = None
+            if "tcp" in seen:
+                cols = columns(p, clock)
+                info = cols["Info"] if cols["Protocol"] == "TCP" else None
+            rows[p.number] = (vals, flags, seen, info)
     return rows
 
 
@@ -144,13 +172,21 @@ def compare(name, path, theirs, stats, problems, origin=None):
     gaps = {f: False for f in STREAMS}
     for n, row in theirs.items():
         proto = "tcp" if row[0] else "udp" if row[1] else None
-        if proto and proto not in ours.get(n, ([], set(), set()))[2]:
+        if proto and proto not in ours.get(n, ([], set(), set(), None))[2]:
             gaps[f"{proto}.stream"] = True          # a frame the decoder cannot read yet
-    for n, (vals, flags, seen) in ours.items():
+    for n, (vals, flags, seen, info) in ours.items():
         row = theirs.get(n)
         if row is None or not seen:
             continue
-        tflags = {f for f, v in zip(FLAGS, row[len(VALUES):]) if v}
+        tflags = {f for f, v in zip(FLAGS, row[len(VALUES):len(VALUES) + len(FLAGS)]) if v}
+        if info is not None and row[-2] == "TCP" and not _REASSEMBLED.search(row[-1]):
+            st = stats.setdefault(INFO, [0, 0])
+            st[0] += 1
+            if norm_info(row[-1]) != norm_info(info):
+                st[1] += 1
+                where, frame = origin[n] if origin else (name, n)
+                if (where, INFO) not in KNOWN:
+                    problems.append(f"{where} frame {frame} Info: tshark {row[-1]!r} protospec {info!r}")
         for i, field in enumerate(VALUES):
             t, o = row[i], vals[i]
             if field in STREAMS and gaps[field] and t != "" and o != "":
