@@ -72,22 +72,25 @@ def columns(pkt, clock) -> dict:
     }
 
 
-#: Wireshark's Info labels for the TCP analysis flags, in the order it shows them
+#: Wireshark's Info labels for the TCP analysis flags, in the order it shows them: the
+#: reverse of the order packet-tcp.c prepends them (tcp_print_sequence_number_analysis);
+#: None stands for the ``[TCP Dup ACK frame#n]`` label
 ANALYSIS_LABELS = (
-    ("tcp.analysis.reused_ports", "TCP Port numbers reused"),
-    ("tcp.analysis.lost_segment", "TCP Previous segment not captured"),
+    ("tcp.analysis.zero_window_probe_ack", "TCP ZeroWindowProbeAck"),
+    ("tcp.analysis.zero_window", "TCP ZeroWindow"),
+    ("tcp.analysis.zero_window_probe", "TCP ZeroWindowProbe"),
+    ("tcp.analysis.duplicate_ack_num", None),
+    ("tcp.analysis.keep_alive_ack", "TCP Keep-Alive ACK"),
+    ("tcp.analysis.keep_alive", "TCP Keep-Alive"),
+    ("tcp.analysis.window_full", "TCP Window Full"),
+    ("tcp.analysis.window_update", "TCP Window Update"),
     ("tcp.analysis.ack_lost_segment", "TCP ACKed unseen segment"),
+    ("tcp.analysis.lost_segment", "TCP Previous segment not captured"),
+    ("tcp.analysis.out_of_order", "TCP Out-Of-Order"),
     ("tcp.analysis.spurious_retransmission", "TCP Spurious Retransmission"),
     ("tcp.analysis.fast_retransmission", "TCP Fast Retransmission"),
     ("tcp.analysis.retransmission", "TCP Retransmission"),
-    ("tcp.analysis.out_of_order", "TCP Out-Of-Order"),
-    ("tcp.analysis.keep_alive", "TCP Keep-Alive"),
-    ("tcp.analysis.keep_alive_ack", "TCP Keep-Alive ACK"),
-    ("tcp.analysis.zero_window_probe", "TCP ZeroWindowProbe"),
-    ("tcp.analysis.zero_window_probe_ack", "TCP ZeroWindowProbeAck"),
-    ("tcp.analysis.window_full", "TCP Window Full"),
-    ("tcp.analysis.zero_window", "TCP ZeroWindow"),
-    ("tcp.analysis.window_update", "TCP Window Update"),
+    ("tcp.analysis.reused_ports", "TCP Port numbers reused"),
 )
 
 
@@ -96,13 +99,16 @@ def analysis_labels(pkt) -> str:
     extra = pkt.extra
     if not extra or "tcp.analysis.flags" not in extra:
         return ""
-    out = [f"[{label}] " for name, label in ANALYSIS_LABELS if name in extra]
-    if len(out) > 1 and "[TCP Retransmission] " in out and (
-            "tcp.analysis.fast_retransmission" in extra or "tcp.analysis.spurious_retransmission" in extra):
-        out.remove("[TCP Retransmission] ")          # Wireshark names only the specific kind
-    if "tcp.analysis.duplicate_ack_num" in extra:
-        frame = extra.get("tcp.analysis.duplicate_ack_frame", [""])[0]
-        out.append(f"[TCP Dup ACK {frame}#{extra['tcp.analysis.duplicate_ack_num'][0]}] ")
+    out = []
+    for name, label in ANALYSIS_LABELS:
+        if name not in extra:
+            continue
+        if label is None:
+            frame = extra.get("tcp.analysis.duplicate_ack_frame", [""])[0]
+            out.append(f"[TCP Dup ACK {frame}#{extra[name][0]}] ")
+        elif name != "tcp.analysis.retransmission" or not (
+                "tcp.analysis.fast_retransmission" in extra or "tcp.analysis.spurious_retransmission" in extra):
+            out.append(f"[{label}] ")                # Wireshark names only the specific kind
     return "".join(out)
 
 

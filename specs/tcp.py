@@ -75,7 +75,7 @@ LAYOUT = Struct(
 
 _FLAG_NAMES = (("flags.fin", "FIN"), ("flags.syn", "SYN"), ("flags.reset", "RST"), ("flags.push", "PSH"),
                ("flags.ack", "ACK"), ("flags.urg", "URG"), ("flags.ece", "ECE"), ("flags.cwr", "CWR"),
-               ("flags.ae", "AE"))
+               ("flags.ae", "AE"), ("flags.res", "Reserved"))
 
 
 def flag_text(layer) -> str:
