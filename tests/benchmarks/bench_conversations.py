@@ -2,13 +2,15 @@
 
 Run on demand (pytest does not collect it)::
 
-    python tests/benchmarks/bench_conversations.py [--connections 4000] [--capture FILE]
+    python tests/benchmarks/bench_conversations.py [--connections 4000] [--bulk] [--capture FILE]
 
 The capture (built unless ``--capture`` is given) holds ``--connections`` TCP
 connections, overlapping in time: handshake, four request/response exchanges (a small
 request, three full-size response segments, ACKs), every 10th connection with a
 retransmitted server segment, every 7th with a lost segment, two duplicate ACKs
-and a fast retransmission, then a FIN exchange.  Each contender runs in its own child process,
+and a fast retransmission, then a FIN exchange (650 octets a packet on average); with
+``--bulk``, 3000 bulk transfers of 40 full-size segments (943 octets a packet: tshark's
+cost grows with the payload, ours hardly).  Each contender runs in its own child process,
 timed by wall clock, peak memory (max RSS) from ``os.wait4``:
 
 * ``protospec conversations``: decode (up to the transport layer:
@@ -112,10 +114,41 @@ def _connection(i, t0):
     return out
 
 
-def make_capture(path: Path, connections: int) -> int:
+def _bulk_connection(i, t0):
+    """(ts_ns, frame) of a bulk transfer: handshake, a 100-octet request, 40 full-size
+    answer segments with an ACK after every second one, FIN exchange."""
+    c = bytes((10, 1, (i >> 8) & 255, i & 255))
+    s = bytes((192, 0, 2, 1 + i % 50))
+    sp, dp = 20000 + i % 40000, 80
+    cs, ss = 1000 + i * 7919, 5000 + i * 104729
+    t = t0
+    out = [(t, _frame(c, s, sp, dp, cs, 0, SYN))]
+    cs += 1
+    t += 1_000_000
+    out.append((t, _frame(s, c, dp, sp, ss, cs, SYN | ACK)))
+    ss += 1
+    t += 1_000_000
+    out.append((t, _frame(c, s, sp, dp, cs, ss, ACK)))
+    out.append((t, _frame(c, s, sp, dp, cs, ss, PSH | ACK, b"G" * 100)))
+    cs += 100
+    for k in range(40):
+        t += 50_000
+        out.append((t, _frame(s, c, dp, sp, ss, cs, ACK, b"R" * 1460)))
+        ss += 1460
+        if k % 2:
+            out.append((t + 10_000, _frame(c, s, sp, dp, cs, ss, ACK)))
+    t += 1_000_000
+    out.append((t, _frame(c, s, sp, dp, cs, ss, FIN | ACK)))
+    out.append((t + 1_000_000, _frame(s, c, dp, sp, ss, cs + 1, FIN | ACK)))
+    out.append((t + 2_000_000, _frame(c, s, sp, dp, cs + 1, ss + 1, ACK)))
+    return out
+
+
+def make_capture(path: Path, connections: int, bulk: bool = False) -> int:
     from decoder.capture import Frame, PcapWriter
     base = 1_700_000_000_000_000_000
-    streams = [iter(_connection(i, base + i * 2_000_000)) for i in range(connections)]
+    make, gap = (_bulk_connection, 1_000_000) if bulk else (_connection, 2_000_000)
+    streams = [iter(make(i, base + i * gap)) for i in range(connections)]
     n = 0
     with PcapWriter(str(path), 1) as w:
         for ts, data in heapq.merge(*streams, key=lambda x: x[0]):
@@ -198,14 +231,16 @@ def measure(name, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--connections", type=int, default=4000)
+    ap.add_argument("--connections", type=int, help="connections (default 4000; 3000 with --bulk)")
+    ap.add_argument("--bulk", action="store_true",
+                    help="bulk transfers instead: 40 full-size segments per connection (943 B a packet)")
     ap.add_argument("--capture", help="use this Ethernet capture instead of building one")
     ap.add_argument("--only", action="append", help="run only these contenders")
     ap.add_argument("--run", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--make", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.make:
-        make_capture(Path(args.make[0]), int(args.make[1]))
+        make_capture(Path(args.make[0]), int(args.make[1]), args.bulk)
         return
     if args.run:
         name, path = args.run
@@ -218,7 +253,9 @@ def main():
         path = Path(tmp.name) / "conversations.pcap"
         # built in a child: Linux carries a process's peak RSS across fork+exec, so a big
         # parent would inflate every contender's figure
-        subprocess.run([sys.executable, __file__, "--make", str(path), str(args.connections)], check=True)
+        connections = args.connections or (3000 if args.bulk else 4000)
+        subprocess.run([sys.executable, __file__, "--make", str(path), str(connections)]
+                       + (["--bulk"] if args.bulk else []), check=True)
     count = count_frames(path)
     print(f"capture: {path} ({count} packets, {path.stat().st_size / 1e6:.1f} MB)")
     print(f"{'contender':<38} {'seconds':>8} {'packets/s':>11} {'max RSS MB':>11}")
