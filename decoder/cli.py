@@ -23,6 +23,7 @@ is printed first), 2 usage errors such as an unknown field.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import stat
@@ -168,7 +169,6 @@ def _field_options(args):
 
 
 def decode(args, out) -> int:
-    from decoder.capture import open_capture
     from decoder.fields import FieldError, FieldsWriter
     from decoder.packet import Decoder
     from decoder.registry import Registry
@@ -206,58 +206,64 @@ def decode(args, out) -> int:
     links = None
     if args.two_pass:
         wanted |= stages.fields
-        links = _first_pass(args, stages, Decoder(reg), wanted)
+        links = _first_pass(args, stages, Decoder(reg), wanted, flt)
     decoder = stages.decoder(Decoder(reg), wanted, links)
 
-    source, progress = _open_input(args.file, not args.no_progress)
-    tick = progress.tick if progress is not None else None
     if args.line_buffered:
         def write(text, _write=out.write, _flush=out.flush):
             _write(text)
             _flush()
     else:
         write = out.write
-    try:
-        with open_capture(source) as reader:
-            frames = iter(reader)
-            if args.count is not None and (flt is None or args.count == 0):
-                frames = itertools.islice(frames, args.count)
-            if writer is not None:
-                writer.run(frames, write, decoder, tick=tick, batch=1 if args.line_buffered else 2048,
-                           flt=flt, count=args.count if flt is not None else None)
-            else:
-                _decode_packets(frames, fmt, args, reg, decoder, write, tick, flt)
-    finally:
-        if progress is not None:
-            progress.close()
-        if source is not args.file:
-            source.close()
+    with _reading(args) as (reader, tick):
+        frames = _limited(reader, args, flt)
+        if writer is not None:
+            writer.run(frames, write, decoder, tick=tick, batch=1 if args.line_buffered else 2048,
+                       flt=flt, count=args.count if flt is not None else None)
+        else:
+            _decode_packets(frames, fmt, args, reg, decoder, write, tick, flt)
     return 0
 
 
-def _first_pass(args, stages, decoder, wanted):
-    """tshark's first pass of ``-2``: run the stages over the capture (as far as ``-c``
-    lets the second go) for the links to later frames.  A capture that breaks off ends
-    the pass quietly: the second one reports it after the packets before it."""
-    from decoder.capture import CaptureError, open_capture
-    from expert.pairing import ForwardLinks
-    links = ForwardLinks()
-    first = stages.decoder(decoder, wanted, links)
+@contextlib.contextmanager
+def _reading(args):
+    """``(reader, progress tick or None)`` for the capture ``args.file``."""
+    from decoder.capture import open_capture
     source, progress = _open_input(args.file, not args.no_progress)
     try:
         with open_capture(source) as reader:
-            frames = reader if args.count is None or args.display_filter else itertools.islice(reader, args.count)
-            for n, frame in enumerate(frames, 1):
-                first.decode(frame, n)
-                if progress is not None and n % 4096 == 0:
-                    progress.tick()
-    except CaptureError:
-        pass
+            yield reader, (progress.tick if progress is not None else None)
     finally:
         if progress is not None:
             progress.close()
         if source is not args.file:
             source.close()
+
+
+def _limited(frames, args, flt):
+    """The frames ``-c`` lets through: the first N, or all of them when a display filter
+    decides (then -c counts the packets shown)."""
+    if args.count is not None and (flt is None or args.count == 0):
+        return itertools.islice(frames, args.count)
+    return iter(frames)
+
+
+def _first_pass(args, stages, decoder, wanted, flt):
+    """tshark's first pass of ``-2``: run the stages over the frames the second pass will
+    read, for the links to later frames.  A capture that breaks off ends the pass
+    quietly: the second one reports it after the packets before it."""
+    from decoder.capture import CaptureError
+    from expert.pairing import ForwardLinks
+    links = ForwardLinks()
+    first = stages.decoder(decoder, wanted, links)
+    try:
+        with _reading(args) as (reader, tick):
+            for n, frame in enumerate(_limited(reader, args, flt), 1):
+                first.decode(frame, n)
+                if tick is not None and n % 4096 == 0:
+                    tick()
+    except CaptureError:
+        pass
     links.complete = True
     return links
 
