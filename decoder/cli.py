@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="two passes, as tshark -2: run every analysis stage, and also give the links "
                         "to later frames (dns.response_in, icmp.resp_in, icmp.no_resp, http.response_in, "
                         "radius.rspframe ...); FILE is read twice, so not standard input")
+    d.add_argument("--no-reassembly", dest="reassemble", action="store_false",
+                   help="show IPv4 fragments as they are, without decoding the datagrams they "
+                        "complete (tshark -o ip.defragment:FALSE)")
     d.add_argument("--specs", action="append", default=[], metavar="DIR",
                    help="also load the spec modules in DIR (repeatable)")
     from expert.radius_check import add_arguments as secret_arguments
@@ -195,7 +198,9 @@ def decode(args, out) -> int:
     writer = None
     if fmt == "fields":
         try:
-            writer = FieldsWriter(reg, args.fields, annotations=stages.fields, **_field_options(args))
+            from decoder.reassembly import REASSEMBLY_FIELDS
+            writer = FieldsWriter(reg, args.fields, annotations=stages.fields | set(REASSEMBLY_FIELDS),
+                                  **_field_options(args))
         except FieldError as e:
             raise UsageError(str(e)) from None
     flt = _display_filter(args, reg)
@@ -203,11 +208,15 @@ def decode(args, out) -> int:
     if fmt != "fields" or "_ws.col.Info" in wanted:
         # the Info column shows [TCP Retransmission] ... and (request in 22)
         wanted |= {"tcp.analysis.flags", "icmp.resp_to"}
+    def base(links=None):
+        from decoder.reassembly import Defragmenter
+        return Defragmenter(Decoder(reg), links=links) if args.reassemble else Decoder(reg)
+
     links = None
     if args.two_pass:
         wanted |= stages.fields
-        links = _first_pass(args, stages, Decoder(reg), wanted, flt)
-    decoder = stages.decoder(Decoder(reg), wanted, links)
+        links = _first_pass(args, stages, base, wanted, flt)
+    decoder = stages.decoder(base(links), wanted, links)
 
     if args.line_buffered:
         def write(text, _write=out.write, _flush=out.flush):
@@ -248,14 +257,14 @@ def _limited(frames, args, flt):
     return iter(frames)
 
 
-def _first_pass(args, stages, decoder, wanted, flt):
+def _first_pass(args, stages, base, wanted, flt):
     """tshark's first pass of ``-2``: run the stages over the frames the second pass will
     read, for the links to later frames.  A capture that breaks off ends the pass
     quietly: the second one reports it after the packets before it."""
     from decoder.capture import CaptureError
     from expert.pairing import ForwardLinks
     links = ForwardLinks()
-    first = stages.decoder(decoder, wanted, links)
+    first = stages.decoder(base(links), wanted, links)
     try:
         with _reading(args) as (reader, tick):
             for n, frame in enumerate(_limited(reader, args, flt), 1):
@@ -306,6 +315,7 @@ class _AnalysingDecoder:
     def __init__(self, decoder, steps, links=None):
         self.inner, self.steps = decoder, steps
         self.registry, self.linktypes = decoder.registry, decoder.linktypes
+        self.is_fragment = getattr(decoder, "is_fragment", None)
         self.links = links if links is not None and links.complete else None
 
     def decode(self, frame, number=0):

@@ -276,6 +276,8 @@ class FieldsWriter:
         sep, quote = self.sep, self.quote
         row = self.row
         append = lines.append
+        # a decoder that reassembles decides about fragments itself
+        is_fragment = getattr(decoder, "is_fragment", None)
         n = 0
         for frame in frames:
             n += 1
@@ -300,6 +302,8 @@ class FieldsWriter:
                 except (Truncated, Malformed):
                     break
                 if hlen < size or off + hlen > end or (pend < off + hlen and pend < end):
+                    break
+                if is_fragment is not None and is_fragment(proto, v):
                     break
                 if ext is not None:
                     ext(v, out)

@@ -88,7 +88,7 @@ def packet_json(pkt, clock, ethertype_protos=()) -> dict:
         out["data"] = {"offset": pkt.data_off, "length": len(data), "hex": data.hex()}
     trailer = pkt.trailer
     if trailer:
-        out["trailer"] = {"offset": pkt.data_end, "length": len(trailer), "hex": trailer.hex()}
+        out["trailer"] = {"offset": len(pkt.frame.data) - len(trailer), "length": len(trailer), "hex": trailer.hex()}
     extra = pkt.extra
     if extra:
         out["annotations"] = {k: _one_or_list([_safe(v) for v in vals]) for k, vals in extra.items()}

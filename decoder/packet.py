@@ -181,14 +181,18 @@ class Layer:
 
 
 class Packet:
-    """A decoded frame: its layers in order, plus trailing octets no layer claimed."""
+    """A decoded frame: its layers in order, plus trailing octets no layer claimed.
 
-    __slots__ = ("frame", "layers", "number", "data_off", "data_end", "extra")
+    ``data_off``/``data_end`` locate the undecoded octets after the last layer in
+    ``data_buf`` (the frame's octets, or a reassembled datagram's); the trailer starts at
+    ``trailer_off`` of the frame (``data_end`` unless reassembled)."""
+
+    __slots__ = ("frame", "layers", "number", "data_off", "data_end", "extra", "data_buf", "trailer_off")
 
     def __init__(self, frame, layers, number=0, data_off=0, data_end=0):
         self.frame, self.layers, self.number = frame, layers, number
         self.data_off, self.data_end = data_off, data_end
-        self.extra = None
+        self.extra = self.data_buf = self.trailer_off = None
 
     def annotate(self, name: str, value) -> None:
         """Attach a field computed with context beyond this frame (``tcp.stream``,
@@ -229,12 +233,13 @@ class Packet:
     @property
     def data(self) -> bytes:
         """Octets after the last decoded layer that no spec claimed (Wireshark's ``data``)."""
-        return bytes(self.frame.data[self.data_off:self.data_end])
+        buf = self.frame.data if self.data_buf is None else self.data_buf
+        return bytes(buf[self.data_off:self.data_end])
 
     @property
     def trailer(self) -> bytes:
         """Octets after the end the layers declared (Ethernet padding, FCS)."""
-        return bytes(self.frame.data[self.data_end:])
+        return bytes(self.frame.data[self.data_end if self.trailer_off is None else self.trailer_off:])
 
     @property
     def status(self):

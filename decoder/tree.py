@@ -260,6 +260,6 @@ def packet_tree(pkt, clock, reg=None) -> str:
     trailer = pkt.trailer
     if trailer:
         lines.append(f"Trailer/padding ({len(trailer)} byte{'s' if len(trailer) != 1 else ''})"
-                     f"  [@{pkt.data_end}+{len(trailer)}]")
+                     f"  [@{len(pkt.frame.data) - len(trailer)}+{len(trailer)}]")
         lines.append(f"{INDENT}{_bytes_text(trailer)}")
     return "\n".join(lines) + "\n"

@@ -648,7 +648,9 @@ class ConversationTracker:
         if ex is None or nt is None:
             return None
         src, dst, ip_end, frag, _ = nt
-        if frag or _ipv6_fragment(ul, net):
+        if ul.buf is not packet.frame.data:
+            ip_end = None          # a reassembled datagram (decoder.reassembly): whole after all
+        elif frag or _ipv6_fragment(ul, net):
             return None
         try:
             sp, dp, length = ex(v)

@@ -596,7 +596,8 @@ class Engine:
     def run_frames(self, frames, decoder=None) -> list[Finding]:
         if decoder is None:
             from decoder.packet import Decoder
-            decoder = Decoder(self.registry, want=self.protocols)
+            from decoder.reassembly import Defragmenter
+            decoder = Defragmenter(Decoder(self.registry, want=self.protocols))
         decode = decoder.decode
         process = self.process
         for n, frame in enumerate(frames, 1):

@@ -52,10 +52,11 @@ _CONV_ANNOTATIONS = {"tcp.stream", "udp.stream", "tcp.seq", "tcp.ack", "tcp.len"
 
 def register() -> None:
     """Declare every annotated field to the filter language (idempotent)."""
+    from decoder.reassembly import REASSEMBLY_FIELDS
     from expert.pairing import PAIRING_FIELDS
     from expert.radius_check import ACCESS_FIELDS
     from expert.tcp_analysis import ANALYSIS_FIELDS
-    for fields in (ANALYSIS_FIELDS, ACCESS_FIELDS, ENGINE_FIELDS, PAIRING_FIELDS):
+    for fields in (ANALYSIS_FIELDS, ACCESS_FIELDS, ENGINE_FIELDS, PAIRING_FIELDS, REASSEMBLY_FIELDS):
         filters.register_extra_fields(fields)
 
 

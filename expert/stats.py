@@ -632,10 +632,11 @@ def collect(path, select=ALL, conv_kinds=CONV_KINDS, endpoint_kinds=CONV_KINDS, 
             specs=()) -> Collector:
     from decoder.capture import open_capture
     from decoder.packet import Decoder
+    from decoder.reassembly import Defragmenter
     from decoder.registry import Registry
     reg = Registry.default(extra_dirs=list(specs))
     col = Collector(select, conv_kinds, endpoint_kinds, interval)
-    decoder = Decoder(reg, want=col.protocols)
+    decoder = Defragmenter(Decoder(reg, want=col.protocols))
     process = col.process
     with open_capture(path) as reader:
         for n, frame in enumerate(reader, 1):

@@ -72,11 +72,14 @@ LAYOUT = Struct(
 
 
 def summary(layer):
+    """tshark's Info when IPv4 is the top layer: a fragment whose datagram is not (yet)
+    decoded says so, with the protocol, octet offset and identification."""
     g = layer.get
-    text = f"{g('src')} → {g('dst')} proto={g('proto')!s} ttl={g('ttl')}"
+    proto = g("proto")
     if g("flags.mf") or g("frag_offset"):
-        text += f" fragment offset={g('frag_offset') * 8} id={g('id'):#06x}{' MF' if g('flags.mf') else ''}"
-    return text
+        name = IpProto(proto).name if proto in IpProto._value2member_map_ else "Unknown"
+        return f"Fragmented IP protocol (proto={name} {int(proto)}, off={g('frag_offset') * 8}, ID={g('id'):04x})"
+    return f"{g('src')} → {g('dst')} proto={proto!s} ttl={g('ttl')}"
 
 
 PROTOCOL = Protocol(
