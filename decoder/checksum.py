@@ -57,9 +57,12 @@ def final_destination(layer):
 
 def fragmented(layer) -> bool:
     """Whether the layer lies in one fragment of a larger datagram (IPv4 MF or offset, IPv6
-    Fragment header): its checksum cannot be verified without reassembly (as Wireshark)."""
-    parent = layer.parent
+    Fragment header): its checksum cannot be verified without reassembly (as Wireshark).
+    A layer decoded from a reassembled datagram (another buffer than its parent's) is whole."""
+    child, parent = layer, layer.parent
     while parent is not None:
+        if parent.buf is not child.buf:
+            return False
         name = parent.proto.name
         if name == "ip":
             return bool(parent.get("flags.mf") or parent.get("frag_offset"))
@@ -67,7 +70,7 @@ def fragmented(layer) -> bool:
             return False
         if name == "ipv6.fraghdr" and (parent.get("more") or parent.get("offset")):
             return True
-        parent = parent.parent
+        child, parent = parent, parent.parent
     return False
 
 

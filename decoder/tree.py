@@ -249,9 +249,25 @@ def frame_lines(pkt, clock, reg=None) -> list[str]:
     return lines
 
 
+def reassembly_lines(pkt) -> list[str]:
+    """Wireshark's ``[3 IPv4 Fragments (3008 bytes): #5(8), #6(1480), #7(1520)]`` line."""
+    extra = pkt.extra or {}
+    for ns, title in (("ip", "IPv4"), ("ipv6", "IPv6")):
+        frames = extra.get(f"{ns}.fragment")
+        if frames:
+            length = extra[f"{ns}.reassembled.length"][0]
+            return [f"[{len(frames)} {title} Fragments ({length} bytes): "
+                    + ", ".join(f"#{n}" for n in frames) + f"]  [{ns}.fragment]"]
+    return []
+
+
 def packet_tree(pkt, clock, reg=None) -> str:
     lines = frame_lines(pkt, clock, reg)
+    buf = pkt.frame.data
     for layer in pkt.layers:
+        if layer.buf is not buf:              # the rest was decoded from a reassembled datagram
+            buf = layer.buf
+            lines += reassembly_lines(pkt)
         layer_lines(layer, lines)
     data = pkt.data
     if data:

@@ -6,7 +6,8 @@ spec is covered as soon as it lands), and the two outputs are compared line by l
 column by column.  tshark runs once over all captures: ``mergecap -a`` concatenates them
 with a marker frame between files, and the output is split at the markers (one tshark
 start instead of a hundred).  tshark is told to verify checksums like we do and not to
-reassemble IP fragments (``-o ip.defragment:FALSE``), since we decode frames one by one.
+reassemble IP fragments (``-o ip.defragment:FALSE``), since the plain decoder compared here
+takes frames one by one (reassembly has its own tests: ``tests/test_reassembly.py``).
 
 Per field and capture the cells are counted as
 

@@ -13,7 +13,8 @@ on both sides.)
 A frame counts for an expression only where the two decoders saw the same packet for
 the protocols the expression names: as many ``ip`` layers in tshark's ``frame.protocols``
 as in our layers and so on (a protocol we have no spec for yet, a link type we do not
-decode, IP reassembly, which tshark does and we do not, are decoder differences), and
+decode, IP reassembly, which tshark does and the plain decoder used here does not, are
+decoder differences), and
 neither side found a named protocol broken (tshark's malformed/error expert items; our
 layer status, or a header part our parser rejects where tshark keeps what precedes the
 damage).  Those frames are counted and reported, not compared.  Frames whose timestamp

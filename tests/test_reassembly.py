@@ -1,5 +1,6 @@
-"""IPv4 reassembly (decoder.reassembly): fragments built with scapy, read back by
-``protospec decode`` and compared with tshark (which reassembles by default)."""
+"""IPv4 and IPv6 reassembly (decoder.reassembly): fragments built with scapy, and the
+public captures with fragments, read by ``protospec decode`` and compared with tshark
+(which reassembles by default)."""
 from __future__ import annotations
 
 import subprocess
@@ -17,7 +18,8 @@ from tshark_compare import TSHARK, needs_tshark
 T0 = 1_700_000_000_000_000_000
 E = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
 FIELDS = ["frame.number", "frame.protocols", "ip.fragment", "ip.fragment.count", "ip.reassembled.length",
-          "udp.srcport", "udp.length", "dns.a", "icmp.seq", "udp.stream", "_ws.col.Protocol", "_ws.col.Info"]
+          "udp.srcport", "udp.length", "dns.a", "icmp.seq", "udp.stream", "icmp.checksum.status",
+          "udp.checksum.status", "_ws.col.Protocol", "_ws.col.Info"]
 
 
 def _dns_answer(ident):
@@ -82,6 +84,13 @@ def test_datagrams_decoded_whole_at_their_last_fragment(capture, capsys):
     assert sum(1 for r in rows.values() if r["ip.fragment"]) == 3
 
 
+def test_detail_tree_names_the_fragments(capture, capsys):
+    _, out, _ = run(["decode", str(capture), "-V", "-c", "7"], capsys)
+    frame7 = out[out.index("Frame 7:"):]
+    assert "[3 IPv4 Fragments (3008 bytes): #7, #6, #5]  [ip.fragment]" in frame7
+    assert "Checksum over the ICMP message: 0x1616 [good]" in frame7     # verified over the whole datagram
+
+
 def test_no_reassembly_option_and_two_pass_links(capture, capsys):
     plain = _ours(capture, capsys, "--no-reassembly")
     assert plain[0][FIELDS.index("udp.srcport")] == "53"          # the first fragment's UDP header
@@ -106,7 +115,7 @@ def test_fast_fields_path_agrees(capture, capsys):
 @needs_tshark
 def test_against_tshark(capture, capsys):
     ours = _ours(capture, capsys)
-    cmd = [TSHARK, "-n", "-r", str(capture), "-T", "fields", "-E", "occurrence=a"]
+    cmd = [TSHARK, "-n", "-r", str(capture), "-o", "udp.check_checksum:TRUE", "-T", "fields", "-E", "occurrence=a"]
     for f in FIELDS:
         cmd += ["-e", f]
     theirs = _rows(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
@@ -119,13 +128,18 @@ def test_against_tshark(capture, capsys):
 
 
 @needs_tshark
-def test_public_capture_against_tshark(capsys):
-    path = CORPUS / "chrissanders+packets" / "ip_frag_source.pcapng"
+@pytest.mark.parametrize("name, ns", [("ip_frag_source.pcapng", "ip"), ("ipv6_fragments.pcapng", "ipv6")])
+def test_public_captures_against_tshark(name, ns, capsys):
+    path = CORPUS / "chrissanders+packets" / name
     if not path.exists():
         pytest.skip("public captures absent")
-    ours = _ours(path, capsys)
-    cmd = [TSHARK, "-n", "-r", str(path), "-T", "fields", "-E", "occurrence=a"]
-    for f in FIELDS:
-        cmd += ["-e", f]
-    theirs = _rows(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
-    assert [r[:5] for r in ours] == [r[:5] for r in theirs]
+    fields = ["frame.number", "frame.protocols", f"{ns}.fragment", f"{ns}.fragment.count",
+              f"{ns}.reassembled.length", "_ws.col.Protocol", "_ws.col.Info"]
+    args = ["-T", "fields", "-E", "occurrence=a"]
+    for f in fields:
+        args += ["-e", f]
+    _, out, _ = run(["decode", str(path), *args], capsys)
+    theirs = subprocess.run([TSHARK, "-n", "-r", str(path), *args], capture_output=True, text=True,
+                            check=True).stdout
+    norm = [[" ".join(c.split()) for c in row] for row in _rows(theirs)]
+    assert [[" ".join(c.split()) for c in row] for row in _rows(out)] == norm

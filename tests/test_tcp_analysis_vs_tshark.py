@@ -39,7 +39,8 @@ Deliberate or known differences (the test allows exactly these, by capture and f
   settings a 5-tuple silent for more than an hour (or 60 s after its close) starts a new
   stream; in the corpus this affects only ``seladb+PcapPlusPlus/.../Ftp.pcap``, a file
   pasted together from captures taken 15 years apart.
-* not produced: anything needing IP reassembly (TCP in fragmented datagrams), MPTCP's
+* not produced: the analysis of TCP segments carried in fragmented datagrams (the flow
+  table leaves reassembled TCP aside; this test decodes frame by frame), MPTCP's
   duplicate-ACK tolerance.
 
 The Info column of every frame both tools show as TCP is compared too (relative

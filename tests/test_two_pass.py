@@ -5,9 +5,9 @@ On the project's sample capture the links are checked by value.  Against ``tshar
 every public capture: each tool's forward links are the exact inverse of its backward ones
 (``dns.response_in`` of a query = the frame whose ``dns.response_to`` names it), and our
 forward links differ from tshark's exactly where the backward ones do.  The backward
-differences are those documented by the single-pass pairing tests (no IP or TCP
-reassembly: a fragmented echo is not paired, an HTTP response is paired at its first
-segment, DNS over TCP split across segments is not paired; a truncated echo header is).
+differences are those documented by the single-pass pairing tests (no TCP reassembly:
+an HTTP response is paired at its first segment, DNS over TCP split across segments is
+not paired; a truncated echo header is).
 The fuzzed nDPI capture is counted, not asserted: tshark's own links there are not each
 other's inverse.
 """
