@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scapy.layers.dns import DNS, DNSQR, DNSRR
-from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, UDPerror
+from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, UDPerror, fragment
 from scapy.layers.l2 import ARP, Ether
 from scapy.layers.ppp import (PPP, PPP_CHAP, PPP_CHAP_ChallengeResponse, PPP_LCP_Echo, PPP_LCP_Protocol_Reject,
                               PPP_LCP_Terminate, PPP_PAP_Response, PPPoE, PPPoED, PPPoED_Tags, PPPoETag)
@@ -591,6 +591,27 @@ def case_icmp_misc():
         "icmp.reassembly_timeout": [Expect([5], ("198.51.100.99 could not reassemble a datagram from 192.0.2.10",))],
         "icmp.redirect": [Expect([6], ("to gateway 192.0.2.254",))],
         "icmp.source_quench": [Expect([7], ("asks 192.0.2.10 to slow down",))]})
+
+
+def case_ip_fragments():
+    """A DNS answer too big for one frame: the first arrives whole, the second loses its
+    middle fragment; a big ping whose fragments come last-first is complete."""
+    def answer(qid):
+        names = [f"host{i}.example.com" for i in range(40)]
+        return (IP(src=DNS_SERVER, dst=CLIENT, id=qid) / UDP(sport=53, dport=50010)
+                / DNS(id=qid, qr=1, qd=DNSQR(qname="example.com"),
+                      an=[DNSRR(rrname=n, rdata=f"192.0.2.{i + 1}") for i, n in enumerate(names)]))
+    whole = fragment(answer(0x0a01), fragsize=600)                  # frames 1-3
+    lost = fragment(answer(0x0a02), fragsize=600)                   # frames 4-5: the middle one is lost
+    ping = IP(src=CLIENT, dst=SERVER, id=0x0b01) / ICMP(id=1, seq=1) / (b"p" * 2000)
+    out = [(0.0 + i * 0.001, bytes(_ether(SMAC, CMAC) / f)) for i, f in enumerate(whole)]
+    out += [(1.0 + i * 0.001, bytes(_ether(SMAC, CMAC) / f)) for i, f in enumerate([lost[0], lost[2]])]
+    out += [(2.0 + i * 0.001, bytes(_ether() / f)) for i, f in enumerate(reversed(fragment(ping, fragsize=1480)))]
+    out.append(_dns(40.0, 0x0a03, "www.example.com", 50011))        # 8: the capture goes on
+    out.append(_dns(40.01, 0x0a03, "www.example.com", 50011, True, answer="192.0.2.81"))
+    return Case("ip_fragments", out, {
+        "ip.fragments_incomplete": [Expect([4], ("Datagram 198.51.100.53 -> 192.0.2.10 (IP ID 0x0a02, protocol 17) "
+                                                 "was sent in fragments and never completed within 30 s",))]})
 
 
 def case_ppp_misc():
