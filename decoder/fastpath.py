@@ -156,7 +156,11 @@ class Prefix:
             fmt += code
             if kind == "bits":
                 for b in inner.bits:
-                    fields.append(PrefixField(b.name, offset, size, f"((v[{index}] >> {b.shift}) & {b.mask >> b.shift})" + (f" * {b.scale}" if b.scale != 1 else ""), sc, index, b))
+                    src = (f"((v[{index}] >> {b.shift}) & {b.mask >> b.shift})" if b.shift
+                           else f"(v[{index}] & {b.mask})")
+                    if b.scale != 1:
+                        src += f" * {b.scale}"
+                    fields.append(PrefixField(b.name, offset, size, src, sc, index, b))
             else:
                 src = f"v[{index}]"
                 if kind == "addr":

@@ -41,10 +41,21 @@ class Layer:
                  "cut", "_value", "_flat", "_spans", "quoted")
 
     def __init__(self, proto, buf, off, hlen, end, v, parent, value=None):
-        self.proto, self.buf, self.off, self.hlen, self.end, self.v = proto, buf, off, hlen, end, v
+        # one statement per slot: a tuple assignment would build a tuple for every layer
+        self.proto = proto
+        self.buf = buf
+        self.off = off
+        self.hlen = hlen
+        self.end = end
+        self.v = v
         self.parent = parent
-        self.status, self.error, self.cut, self.quoted = OK, None, False, False
-        self._value, self._flat, self._spans = value, None, None
+        self.status = OK
+        self.error = None
+        self.cut = False
+        self.quoted = False
+        self._value = value
+        self._flat = None
+        self._spans = None
 
     @property
     def name(self):
@@ -190,9 +201,14 @@ class Packet:
     __slots__ = ("frame", "layers", "number", "data_off", "data_end", "extra", "data_buf", "trailer_off")
 
     def __init__(self, frame, layers, number=0, data_off=0, data_end=0):
-        self.frame, self.layers, self.number = frame, layers, number
-        self.data_off, self.data_end = data_off, data_end
-        self.extra = self.data_buf = self.trailer_off = None
+        self.frame = frame
+        self.layers = layers
+        self.number = number
+        self.data_off = data_off
+        self.data_end = data_end
+        self.extra = None
+        self.data_buf = None
+        self.trailer_off = None
 
     def annotate(self, name: str, value) -> None:
         """Attach a field computed with context beyond this frame (``tcp.stream``,

@@ -251,23 +251,25 @@ def compile_protocol(p: Protocol, reg: Registry):
         cond = fastpath.expr_source(d.when, resolve) if d.when is not None else "True"
         lookup = (f"T{i}.get({keys[0]})" if len(keys) == 1
                   else f"_first(T{i}, {', '.join(keys)})")
-        dispatch_lines.append(f"    if child is None and {cond}:\n        child = {lookup}")
+        if i > 0:
+            dispatch_lines.append(f"    if child is None and {cond}:\n        child = {lookup}")
+        elif cond == "True":
+            dispatch_lines.append(f"    child = {lookup}")
+        else:
+            dispatch_lines.append(f"    child = {lookup} if {cond} else None")
     env["_first"] = _first_match
     if needs_full or hlen is None or p.strict:
         body.append("    value, hend = full(buf, off, end)")
         if hlen is None:
             hlen = "hend - off"
-    else:
-        body.append("    value = None")
     src = ["def head(buf, off, end):", "    v = unpack(buf, off)"] + body
     src.append(f"    hlen = {hlen}")
     if plen is not None:
         src.append(f"    pend = off + hlen + ({plen})")
     else:
         src.append("    pend = end")
-    src.append("    child = None")
-    src += dispatch_lines
-    src.append("    return v, hlen, pend, child, value")
+    src += dispatch_lines or ["    child = None"]
+    src.append(f"    return v, hlen, pend, child, {'value' if body else 'None'}")
     code = "\n".join(src)
     exec(compile(code, f"<fastpath {p.name}>", "exec"), env)
     p.head = env["head"]
