@@ -70,11 +70,13 @@ class _Kind:
     """What fragments one protocol: its header, where the fields say "more" and the
     offset (8-octet units), and the field namespace of the results."""
 
-    __slots__ = ("proto", "ns", "more", "offset", "next_field")
+    __slots__ = ("proto", "ns", "more", "offset", "next_field", "fragment")
 
     def __init__(self, proto, ns, more, offset, next_field):
         self.proto, self.ns, self.next_field = proto, ns, next_field
         self.more, self.offset = proto.getters[more], proto.getters[offset]
+        #: one generated test of both fields over the prefix tuple: this runs for every packet
+        self.fragment = eval(f"lambda v: bool(({proto.prefix.source(more)}) or ({proto.prefix.source(offset)}))")
 
     def key(self, layer):
         if self.ns == "ip":
@@ -106,17 +108,20 @@ class Defragmenter:
         """Whether a decoded header (``proto``, its prefix tuple ``v``) is a fragment
         (for decoders that read headers themselves, such as ``-T fields``' fast path)."""
         kind = self.kinds.get(proto.name)
-        return kind is not None and bool(kind.more(v) or kind.offset(v))
+        return kind is not None and kind.fragment(v)
 
     def decode(self, frame, number=0):
         pkt = self.inner.decode(frame, number)
         kinds = self.kinds
-        for i, layer in enumerate(pkt.layers):
+        for layer in pkt.layers:                # runs for every packet: kept lean
+            kind = kinds.get(layer.proto.name)
+            if kind is None:
+                continue
             if layer.quoted:
                 break
-            kind = kinds.get(layer.proto.name)
-            if kind is not None and layer.v is not None and (kind.more(layer.v) or kind.offset(layer.v)):
-                self._fragment(pkt, i, layer, kind)
+            v = layer.v
+            if v is not None and kind.fragment(v):
+                self._fragment(pkt, pkt.layers.index(layer), layer, kind)
                 break
         return pkt
 
