@@ -450,9 +450,11 @@ class ConversationTracker:
                 return None
             self._tcp_proto, self._tcp_ex = tl.proto, ex
         nv = net.v
+        frame = packet.frame
+        whole = tl.buf is frame.data      # else from a reassembled datagram (decoder.reassembly)
         if net.proto is self._ip_proto and nv is not None:       # IPv4, the common case
             src, dst, length, mf, off, _, version = self._ip_ex(nv)
-            if version != 4 or mf or off:
+            if version != 4 or ((mf or off) and whole):
                 return None
             ip_end = net.off + length
         else:
@@ -460,7 +462,7 @@ class ConversationTracker:
             if nt is None:
                 return None
             src, dst, ip_end, frag, _ = nt
-            if frag or _ipv6_fragment(tl, net):
+            if (frag or _ipv6_fragment(tl, net)) and whole:
                 return None
         try:
             sp, dp, seq, ack, hlen, flags, win = ex(v)
@@ -469,12 +471,13 @@ class ConversationTracker:
         # the segment length as the IP header reports it (Wireshark's reported length):
         # the IP length, unless an enclosing header (PPPoE ...) ends the datagram first;
         # the decoder already stopped at that end, so without a snaplen cut it is net.end
-        frame = packet.frame
-        if ip_end is None or len(frame.data) >= frame.orig_len:
+        if not whole:
+            ip_end = net.off + net.hlen + tl.end      # the reassembled datagram's length
+        elif ip_end is None or len(frame.data) >= frame.orig_len:
             ip_end = net.end
         elif ip_end > frame.orig_len:
             ip_end = frame.orig_len
-        seglen = ip_end - tl.off - hlen
+        seglen = (tl.end if not whole else ip_end) - tl.off - hlen
         if src < dst or (src == dst and sp < dp):
             key = (src, sp, dst, dp)
         else:

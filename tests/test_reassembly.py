@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from scapy.layers.dns import DNS, DNSQR, DNSRR
-from scapy.layers.inet import ICMP, IP, UDP, fragment
+from scapy.layers.inet import ICMP, IP, TCP, UDP, fragment
 from scapy.layers.l2 import Ether
 
 from decoder.capture import Frame, write_pcap
@@ -135,6 +135,37 @@ def test_public_captures_against_tshark(name, ns, capsys):
         pytest.skip("public captures absent")
     fields = ["frame.number", "frame.protocols", f"{ns}.fragment", f"{ns}.fragment.count",
               f"{ns}.reassembled.length", "_ws.col.Protocol", "_ws.col.Info"]
+    args = ["-T", "fields", "-E", "occurrence=a"]
+    for f in fields:
+        args += ["-e", f]
+    _, out, _ = run(["decode", str(path), *args], capsys)
+    theirs = subprocess.run([TSHARK, "-n", "-r", str(path), *args], capture_output=True, text=True,
+                            check=True).stdout
+    norm = [[" ".join(c.split()) for c in row] for row in _rows(theirs)]
+    assert [[" ".join(c.split()) for c in row] for row in _rows(out)] == norm
+
+
+def tcp_frames():
+    """A connection whose 2,800-octet segment travels in two fragments (a tunnel with a small
+    MTU), then is acknowledged."""
+    c, srv = "192.0.2.10", "198.51.100.20"
+
+    def seg(src, dst, sp, dp, flags, seq, ack, data=b"", ident=0):
+        return IP(src=src, dst=dst, id=ident) / TCP(sport=sp, dport=dp, flags=flags, seq=seq, ack=ack,
+                                                    window=8192) / data
+    out = [seg(c, srv, 40000, 5001, "S", 100, 0), seg(srv, c, 5001, 40000, "SA", 500, 101),
+           seg(c, srv, 40000, 5001, "A", 101, 501)]
+    out += fragment(seg(srv, c, 5001, 40000, "PA", 501, 101, b"d" * 2800, ident=0x0c01), fragsize=1480)
+    out.append(seg(c, srv, 40000, 5001, "A", 101, 3301))  # port 5001: no application to wait for
+    return [(i * 0.01, E / p) for i, p in enumerate(out)]
+
+
+@needs_tshark
+def test_tcp_in_fragments_against_tshark(tmp_path, capsys):
+    path = tmp_path / "tcp-fragments.pcap"
+    write_pcap(str(path), [Frame(bytes(p), 1, T0 + round(t * 1e9), len(bytes(p))) for t, p in tcp_frames()])
+    fields = ["frame.number", "tcp.stream", "tcp.len", "tcp.seq", "tcp.ack", "tcp.analysis.acks_frame",
+              "tcp.analysis.bytes_in_flight", "ip.fragment", "_ws.col.Info"]
     args = ["-T", "fields", "-E", "occurrence=a"]
     for f in fields:
         args += ["-e", f]
