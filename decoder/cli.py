@@ -401,12 +401,21 @@ def list_fields(args, out) -> int:
     from decoder.fieldfmt import field_doc, label_of
     from decoder.registry import Registry
 
+    from expert.filters import extra_field_source, extra_fields
+
     reg = Registry.default(extra_dirs=args.specs)
-    rows = []
-    for name in sorted(reg.fields):
-        if args.pattern in name:
-            proto, rel = reg.resolve(name)
-            rows.append(f"{name}\t{label_of(field_doc(proto, rel), '', limit=80)}")
+    docs = {}
+    for name in reg.fields:
+        proto, rel = reg.resolve(name)
+        docs[name] = label_of(field_doc(proto, rel), "", limit=80)
+    # the fields analysis stages compute (tcp.stream, tcp.analysis.*, dns.time ...)
+    from expert.pairing import FORWARD_FIELDS
+    for name, ftype in extra_fields().items():
+        if name not in docs:
+            kind = "label" if ftype == "none" else ftype
+            later = ", with -2: names a later frame" if name in FORWARD_FIELDS else ""
+            docs[name] = f"[{extra_field_source(name) or 'analysis'}{later}] {kind}"
+    rows = [f"{name}\t{doc}" for name, doc in sorted(docs.items()) if args.pattern in name]
     out.write("\n".join(rows) + ("\n" if rows else ""))
     return 0
 

@@ -286,13 +286,25 @@ def _norm_type(t) -> str:
         raise ValueError(f"unsupported field type {t!r} (use one of {', '.join(sorted(_TYPE_ALIASES))})") from None
 
 
-def register_extra_fields(fields: dict) -> None:
+def register_extra_fields(fields: dict, source: str = "") -> None:
     """Declare fields that analysis stages attach with ``packet.annotate(name, value)``
     (``{"tcp.stream": int, "tcp.analysis.retransmission": None, "tcp.analysis.ack_rtt": float}``).
     Types: ``int bool float str bytes ipv4 ipv6 mac`` (names or Python types), ``None``
-    for labels that only exist (Wireshark's FT_NONE), ``"any"`` for mixed values."""
+    for labels that only exist (Wireshark's FT_NONE), ``"any"`` for mixed values;
+    ``source`` says what computes them (``protospec fields`` shows it)."""
     for name, t in fields.items():
         _EXTRA[name] = _norm_type(t)
+        if source:
+            _EXTRA_SOURCE[name] = source
+
+
+_EXTRA_SOURCE: dict[str, str] = {}
+
+
+def extra_field_source(name: str) -> str:
+    """What computes an annotated field ("TCP analysis" ...), or ""."""
+    _extra()
+    return _EXTRA_SOURCE.get(name, "")
 
 
 def _extra() -> dict[str, str]:

@@ -44,7 +44,7 @@ from collections import OrderedDict, deque
 
 from specs.icmp import ERRORS as ICMP_ERRORS
 
-__all__ = ["Pairing", "QuoteLinker", "ForwardLinks", "PAIRING_FIELDS"]
+__all__ = ["Pairing", "QuoteLinker", "ForwardLinks", "PAIRING_FIELDS", "FORWARD_FIELDS"]
 
 #: fields :class:`Pairing` annotates, for the filter language
 PAIRING_FIELDS: dict[str, type] = {
@@ -62,6 +62,11 @@ PAIRING_FIELDS: dict[str, type] = {
 
 #: echo request type, reply type, identifier and sequence fields
 _ECHO = {"icmp": (8, 0, "ident", "seq"), "icmpv6": (128, 129, "echo.identifier", "echo.sequence_number")}
+
+#: fields that name a later frame, which only a second pass can give (``decode -2``)
+FORWARD_FIELDS = frozenset({"dns.response_in", "icmp.resp_in", "icmp.no_resp", "icmpv6.resp_in",
+                            "icmpv6.no_resp", "http.response_in", "ftp.response_in", "udp.response_in",
+                            "radius.rspframe", "ip.reassembled_in", "ipv6.reassembled_in"})
 
 #: pair kind -> the field that links its request to the response (two passes)
 _RESPONSE_IN = {"dns": "dns.response_in", "icmp": "icmp.resp_in", "icmpv6": "icmpv6.resp_in",

@@ -56,8 +56,12 @@ def register() -> None:
     from expert.pairing import PAIRING_FIELDS
     from expert.radius_check import ACCESS_FIELDS
     from expert.tcp_analysis import ANALYSIS_FIELDS
-    for fields in (ANALYSIS_FIELDS, ACCESS_FIELDS, ENGINE_FIELDS, PAIRING_FIELDS, REASSEMBLY_FIELDS):
-        filters.register_extra_fields(fields)
+    for fields, source in ((ANALYSIS_FIELDS, "conversations and TCP analysis"),
+                           (ACCESS_FIELDS, "RADIUS and CHAP checks"),
+                           (ENGINE_FIELDS, "protospec expert's checksum and ICMP stages"),
+                           (PAIRING_FIELDS, "request/response pairing"),
+                           (REASSEMBLY_FIELDS, "IP reassembly")):
+        filters.register_extra_fields(fields, source)
 
 
 register()

@@ -512,3 +512,16 @@ def test_pcapng_comment_and_interface(tmp_path, capsys):
     assert "    Comment: first DNS query  [frame.comment]\n" in out
     _, out, _ = run(["decode", str(path), "-e", "frame.comment", "-e", "frame.interface_id"], capsys)
     assert out == "first DNS query\t1\n"
+
+
+def test_fields_lists_what_the_analysis_computes(capsys):
+    """``protospec fields`` lists the annotated fields too (as ``tshark -G fields`` does),
+    saying what computes them and which need ``-2``."""
+    code, out, _ = run(["fields", "."], capsys)
+    rows = dict(line.split("\t", 1) for line in out.splitlines())
+    assert code == 0
+    assert rows["tcp.analysis.retransmission"] == "[conversations and TCP analysis] label"
+    assert rows["dns.time"] == "[request/response pairing] float"
+    assert rows["dns.response_in"] == "[request/response pairing, with -2: names a later frame] int"
+    assert rows["ip.fragment.count"] == "[IP reassembly] int"
+    assert rows["ip.src"].startswith("Source address")
