@@ -4,7 +4,6 @@ public captures with fragments, read by ``protospec decode`` and compared with t
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 from scapy.layers.dns import DNS, DNSQR, DNSRR
@@ -62,6 +61,22 @@ def _rows(out):
     return [line.split("\t") for line in out.splitlines()]
 
 
+def assert_as_tshark(path, fields, capsys, prefs=()):
+    """``protospec decode -T fields`` and tshark print the same rows (runs of spaces in a
+    cell taken as one: tshark pads some Info texts)."""
+    args = ["-T", "fields", "-E", "occurrence=a"]
+    for f in fields:
+        args += ["-e", f]
+    code, out, _ = run(["decode", str(path), *args], capsys)
+    assert code == 0
+    theirs = subprocess.run([TSHARK, "-n", "-r", str(path), *prefs, *args], capture_output=True, text=True,
+                            check=True).stdout
+    ours, theirs = ([[" ".join(c.split()) for c in row] for row in _rows(text)] for text in (out, theirs))
+    assert len(ours) == len(theirs)
+    for o, t in zip(ours, theirs):
+        assert o == t, (o[0], [(f, a, b) for f, a, b in zip(fields, o, t) if a != b])
+
+
 def _ours(path, capsys, *extra):
     args = ["decode", *extra, str(path), "-T", "fields", "-E", "occurrence=a"]
     for f in FIELDS:
@@ -114,17 +129,7 @@ def test_fast_fields_path_agrees(capture, capsys):
 
 @needs_tshark
 def test_against_tshark(capture, capsys):
-    ours = _ours(capture, capsys)
-    cmd = [TSHARK, "-n", "-r", str(capture), "-o", "udp.check_checksum:TRUE", "-T", "fields", "-E", "occurrence=a"]
-    for f in FIELDS:
-        cmd += ["-e", f]
-    theirs = _rows(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
-    assert len(ours) == len(theirs)
-    for o, t in zip(ours, theirs):
-        for f, a, b in zip(FIELDS, o, t):
-            if f == "_ws.col.Info":
-                a, b = " ".join(a.split()), " ".join(b.split())
-            assert a == b, (o[0], f, a, b)
+    assert_as_tshark(capture, FIELDS, capsys, prefs=("-o", "udp.check_checksum:TRUE"))
 
 
 @needs_tshark
@@ -133,16 +138,8 @@ def test_public_captures_against_tshark(name, ns, capsys):
     path = CORPUS / "chrissanders+packets" / name
     if not path.exists():
         pytest.skip("public captures absent")
-    fields = ["frame.number", "frame.protocols", f"{ns}.fragment", f"{ns}.fragment.count",
-              f"{ns}.reassembled.length", "_ws.col.Protocol", "_ws.col.Info"]
-    args = ["-T", "fields", "-E", "occurrence=a"]
-    for f in fields:
-        args += ["-e", f]
-    _, out, _ = run(["decode", str(path), *args], capsys)
-    theirs = subprocess.run([TSHARK, "-n", "-r", str(path), *args], capture_output=True, text=True,
-                            check=True).stdout
-    norm = [[" ".join(c.split()) for c in row] for row in _rows(theirs)]
-    assert [[" ".join(c.split()) for c in row] for row in _rows(out)] == norm
+    assert_as_tshark(path, ["frame.number", "frame.protocols", f"{ns}.fragment", f"{ns}.fragment.count",
+                            f"{ns}.reassembled.length", "_ws.col.Protocol", "_ws.col.Info"], capsys)
 
 
 def tcp_frames():
@@ -164,13 +161,6 @@ def tcp_frames():
 def test_tcp_in_fragments_against_tshark(tmp_path, capsys):
     path = tmp_path / "tcp-fragments.pcap"
     write_pcap(str(path), [Frame(bytes(p), 1, T0 + round(t * 1e9), len(bytes(p))) for t, p in tcp_frames()])
-    fields = ["frame.number", "tcp.stream", "tcp.len", "tcp.seq", "tcp.ack", "tcp.analysis.acks_frame",
-              "tcp.analysis.bytes_in_flight", "ip.fragment", "_ws.col.Info"]
-    args = ["-T", "fields", "-E", "occurrence=a"]
-    for f in fields:
-        args += ["-e", f]
-    _, out, _ = run(["decode", str(path), *args], capsys)
-    theirs = subprocess.run([TSHARK, "-n", "-r", str(path), *args], capture_output=True, text=True,
-                            check=True).stdout
-    norm = [[" ".join(c.split()) for c in row] for row in _rows(theirs)]
-    assert [[" ".join(c.split()) for c in row] for row in _rows(out)] == norm
+    assert_as_tshark(path, ["frame.number", "tcp.stream", "tcp.len", "tcp.seq", "tcp.ack",
+                            "tcp.analysis.acks_frame", "tcp.analysis.bytes_in_flight", "ip.fragment",
+                            "_ws.col.Info"], capsys)
