@@ -401,7 +401,7 @@ def list_fields(args, out) -> int:
     from decoder.fieldfmt import field_doc, label_of
     from decoder.registry import Registry
 
-    from expert.filters import extra_field_source, extra_fields
+    from expert.stages import annotated_fields
 
     reg = Registry.default(extra_dirs=args.specs)
     docs = {}
@@ -409,12 +409,8 @@ def list_fields(args, out) -> int:
         proto, rel = reg.resolve(name)
         docs[name] = label_of(field_doc(proto, rel), "", limit=80)
     # the fields analysis stages compute (tcp.stream, tcp.analysis.*, dns.time ...)
-    from expert.pairing import FORWARD_FIELDS
-    for name, ftype in extra_fields().items():
-        if name not in docs:
-            kind = "label" if ftype == "none" else ftype
-            later = ", with -2: names a later frame" if name in FORWARD_FIELDS else ""
-            docs[name] = f"[{extra_field_source(name) or 'analysis'}{later}] {kind}"
+    for name, source, kind in annotated_fields():
+        docs.setdefault(name, f"[{source}] {kind}")
     rows = [f"{name}\t{doc}" for name, doc in sorted(docs.items()) if args.pattern in name]
     out.write("\n".join(rows) + ("\n" if rows else ""))
     return 0

@@ -592,7 +592,15 @@ def fields_page(reg) -> str:
         link = f":doc:`{name} <protocols/{_doc_name(p)}>`" if rel is None else f":ref:`{name} <field:{p.name}:{rel}>`"
         protos = ", ".join(f":doc:`{q.name} <protocols/{_doc_name(q)}>`" for q, _, _ in entries)
         table.append([link, protos, rst_text(row["doc"]), rst_text(row["type"])])
-    return "\n".join(out + _table(["Field", "Protocol", "Description", "Type"], table, [25, 15, 45, 15]))
+    out += _table(["Field", "Protocol", "Description", "Type"], table, [25, 15, 45, 15])
+    from expert.stages import annotated_fields
+    out += [""] + _heading("Fields the analysis computes", "-")
+    out += ["Not in any header: the analysis stages attach them to packets (conversations, TCP "
+            "analysis, pairing, reassembly, the access checks). ``protospec decode`` runs a stage when "
+            "``-e`` or ``-Y`` names one of its fields; ``-2`` runs them all.", ""]
+    rows = [[f"``{name}``", rst_text(source), rst_text(kind)] for name, source, kind in annotated_fields()
+            if name not in owners]
+    return "\n".join(out + _table(["Field", "Computed by", "Type"], rows, [30, 55, 15]))
 
 
 def index_page(reg, formats) -> str:

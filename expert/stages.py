@@ -67,6 +67,19 @@ def register() -> None:
 register()
 
 
+def annotated_fields() -> list[tuple[str, str, str]]:
+    """``(name, what computes it, type)`` of every annotated field, sorted: for
+    ``protospec fields`` and the field index.  A link to a later frame says it needs ``-2``."""
+    from expert.pairing import FORWARD_FIELDS
+    rows = []
+    for name, ftype in filters.extra_fields().items():
+        source = filters.extra_field_source(name) or "analysis"
+        if name in FORWARD_FIELDS:
+            source += ", with -2: names a later frame"
+        rows.append((name, source, "label" if ftype == "none" else ftype))
+    return sorted(rows)
+
+
 def _access_fields():
     from expert.radius_check import ACCESS_FIELDS
     return set(ACCESS_FIELDS)
