@@ -71,7 +71,7 @@ def test_builtin_packs_load_and_are_complete(builtin):
 
 def test_builtin_rules_are_in_their_protocols_pack(builtin):
     packs = {Path(r.path).stem for r in builtin.all.values()}
-    assert {"tcp", "checksum", "icmp", "arp", "ppp", "radius", "dns", "ftp"} <= packs
+    assert {"tcp", "checksum", "icmp", "ip", "arp", "ppp", "radius", "dns", "ftp"} <= packs
 
 
 # -- one capture per diagnosis ------------------------------------------------------------------------
