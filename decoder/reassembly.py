@@ -70,10 +70,10 @@ class _Kind:
     """What fragments one protocol: its header, where the fields say "more" and the
     offset (8-octet units), and the field namespace of the results."""
 
-    __slots__ = ("proto", "ns", "more", "offset", "next_field", "fragment")
+    __slots__ = ("ns", "more", "offset", "next_field", "fragment")
 
     def __init__(self, proto, ns, more, offset, next_field):
-        self.proto, self.ns, self.next_field = proto, ns, next_field
+        self.ns, self.next_field = ns, next_field
         self.more, self.offset = proto.getters[more], proto.getters[offset]
         #: one generated test of both fields over the prefix tuple: this runs for every packet
         self.fragment = eval(f"lambda v: bool(({proto.prefix.source(more)}) or ({proto.prefix.source(offset)}))")
