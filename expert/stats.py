@@ -9,6 +9,7 @@
     protospec stats FILE -z art                # application response time per server/port
     protospec stats FILE -z pairs              # request/response times (DNS ICMP RADIUS FTP HTTP UDP)
     protospec stats FILE -z io,1 [--plot io.svg]   # packets/bytes per interval, bar chart
+    protospec stats FILE -z follow,tcp,ascii,0 # one stream's payload (expert.follow; hex, raw too)
     protospec stats FILE -T json               # every selected table as one JSON object
 
 Memory: the per-packet work keeps only live flows (:mod:`expert.conversations`),
@@ -187,8 +188,9 @@ class Collector:
     """Everything ``protospec stats`` counts, fed one decoded packet at a time."""
 
     def __init__(self, select=ALL, conv_kinds=CONV_KINDS, endpoint_kinds=CONV_KINDS, interval=1.0,
-                 settings: Settings | None = None):
+                 settings: Settings | None = None, follows=()):
         self.select = set(select)
+        self.follows = list(follows)            # expert.follow.Follower s (-z follow,...)
         self.conv_kinds = set(conv_kinds) if "conv" in self.select else set()
         self.endpoint_kinds = set(endpoint_kinds) if "endpoints" in self.select else set()
         self.interval_ns = max(1, int(interval * 1e9))
@@ -202,9 +204,11 @@ class Collector:
         self.pair_times: dict = {}
         self.pairing = Pairing(keep_pairs=0)
         self.pairing.pairs = _Sink(self.pair_times)
-        need_l4 = "art" in self.select or bool((self.conv_kinds | self.endpoint_kinds) & {"tcp", "udp"})
-        # ART reads the tracker's annotations (tcp.len, tcp.nxtseq, tcp.ack); -z conv does not
-        self.tracker = (ConversationTracker(settings, on_finish=self._finished, annotate="art" in self.select)
+        need_l4 = ("art" in self.select or bool(self.follows)
+                   or bool((self.conv_kinds | self.endpoint_kinds) & {"tcp", "udp"}))
+        # ART and follow read the tracker's annotations (tcp.seq, tcp.len ...); -z conv does not
+        self.tracker = (ConversationTracker(settings, on_finish=self._finished,
+                                            annotate="art" in self.select or bool(self.follows))
                         if need_l4 else None)
         self._need_pairs = bool((self.conv_kinds | self.endpoint_kinds) & {"eth", "ip", "ipv6"})
 
@@ -256,6 +260,8 @@ class Collector:
             self.art.process(packet, conv, self.tracker.segment)
         if "pairs" in sel:
             self.pairing.process(packet)
+        for f in self.follows:
+            f.process(packet, conv)
 
     def _pairs(self, packet, ts, size):
         layers = packet.layers
@@ -290,6 +296,8 @@ class Collector:
     def finish(self):
         if self.tracker is not None:
             self.tracker.finish()
+        for f in self.follows:
+            f.finish()
 
     # -- tables --------------------------------------------------------------------
     def hierarchy(self) -> list[dict]:
@@ -586,11 +594,29 @@ def add_arguments(p):
     p.add_argument("file", metavar="FILE", help="capture file, or - for standard input")
     p.add_argument("-z", dest="stats", action="append", default=[], metavar="STAT",
                    help="hierarchy | conv,eth|ip|ipv6|tcp|udp | endpoints,eth|ip|ipv6|tcp|udp | art | "
-                        "pairs | io,INTERVAL (repeatable; default: all)")
+                        "pairs | io,INTERVAL | follow,tcp|udp,ascii|hex|raw,STREAM (repeatable; default: all "
+                        "but follow)")
     p.add_argument("-T", dest="format", choices=("text", "json"), default="text")
     p.add_argument("--plot", metavar="FILE", help="write the -z io chart (.svg always; .png with matplotlib)")
     p.add_argument("-c", dest="count", type=int, metavar="N", help="stop after N packets")
     p.add_argument("--specs", action="append", default=[], metavar="DIR")
+
+
+def parse_follows(items):
+    """The ``-z follow,tcp|udp,ascii|hex|raw,STREAM`` items (tshark's syntax, by stream
+    index) as :class:`expert.follow.Follower` s, and the other items."""
+    from expert.follow import MODES, Follower
+    follows, rest = [], []
+    for item in items:
+        if not item.startswith("follow,"):
+            rest.append(item)
+            continue
+        parts = item.split(",")
+        if len(parts) != 4 or parts[1] not in ("tcp", "udp") or parts[2] not in MODES or not parts[3].isdigit():
+            raise UsageError(f"-z {item}: use follow,tcp|udp,{'|'.join(MODES)},STREAM (a tcp.stream or udp.stream "
+                             f"number)")
+        follows.append(Follower(parts[1], int(parts[3]), parts[2]))
+    return follows, rest
 
 
 def parse_selections(items):
@@ -629,13 +655,13 @@ def parse_selections(items):
 
 
 def collect(path, select=ALL, conv_kinds=CONV_KINDS, endpoint_kinds=CONV_KINDS, interval=1.0, count=None,
-            specs=()) -> Collector:
+            specs=(), follows=()) -> Collector:
     from decoder.capture import open_capture
     from decoder.packet import Decoder
     from decoder.reassembly import Defragmenter
     from decoder.registry import Registry
     reg = Registry.default(extra_dirs=list(specs))
-    col = Collector(select, conv_kinds, endpoint_kinds, interval)
+    col = Collector(select, conv_kinds, endpoint_kinds, interval, follows=follows)
     decoder = Defragmenter(Decoder(reg, want=col.protocols))
     process = col.process
     with open_capture(path) as reader:
@@ -692,10 +718,11 @@ def main(args, out=None) -> int:
 
 
 def _main(args, out) -> int:
-    sel, conv, eps, interval = parse_selections(args.stats)
+    follows, items = parse_follows(args.stats)
+    sel, conv, eps, interval = parse_selections(items) if items or not follows else (set(), [], [], 1.0)
     if args.plot and "io" not in sel:
         raise UsageError("--plot needs -z io,INTERVAL (or no -z at all)")
-    col = collect(args.file, sel, conv, eps, interval, args.count, args.specs)
+    col = collect(args.file, sel, conv, eps, interval, args.count, args.specs, follows)
     data = report(col, conv, eps)
     if args.plot:
         try:
@@ -703,7 +730,12 @@ def _main(args, out) -> int:
         except (ValueError, OSError) as e:
             raise UsageError(str(e)) from None
     if args.format == "json":
+        if follows:
+            data["follow"] = [f.as_dict() for f in follows]
         out.write(json.dumps(data, indent=1) + "\n")
     else:
-        out.write(render_text(data, conv, eps))
+        if sel:
+            out.write(render_text(data, conv, eps))
+        for f in follows:
+            out.write(f.text())
     return 0
