@@ -122,15 +122,21 @@ _NAMED = {"FIELD": "a field", "LITERAL": "a value", "STRING": "a string", "RAW_S
           "LAYER_NUM": "a layer number", "$END": "the end of the filter"}
 
 
-def _terminal_text(name: str) -> str:
+def terminal_text(lark: Lark, name: str, named: dict) -> str:
+    """A terminal of ``lark``'s grammar in words: ``named``'s text for it, else the literal
+    it matches, else its name (for "expected ..." messages; the rule language's too)."""
     base = name if name.startswith("__") else name.rsplit("__", 1)[-1]
-    if base in _NAMED:
-        return _NAMED[base]
+    if base in named:
+        return named[base]
     try:
-        pattern = parser().get_terminal(name).pattern
+        pattern = lark.get_terminal(name).pattern
     except (KeyError, AttributeError):
         return base
     return pattern.value if isinstance(pattern, PatternStr) else base
+
+
+def _terminal_text(name: str) -> str:
+    return terminal_text(parser(), name, _NAMED)
 
 
 def _expected(names) -> str:

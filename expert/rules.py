@@ -46,7 +46,6 @@ from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-from lark.lexer import PatternStr
 
 __all__ = ["RuleError", "Rule", "Step", "Param", "RuleSet", "load_rules", "parse_rules", "parse_value",
            "SEVERITIES", "GROUPS", "SCOPES", "BUILTIN_DIR", "severity_rank"]
@@ -258,19 +257,6 @@ _NAMED = {"RULE_ID": "a rule id such as tcp.syn_unanswered", "NAME": "a name", "
           "FIELD": "a field", "LITERAL": "a value"}
 
 
-def _terminal_text(name: str) -> str:
-    base = name.rsplit("__", 1)[-1] if not name.startswith("__") else name
-    if base in _NAMED:
-        return _NAMED[base]
-    try:
-        pattern = parser().get_terminal(name).pattern
-    except (KeyError, AttributeError):
-        return base
-    if isinstance(pattern, PatternStr):
-        return f"'{pattern.value}'"
-    return base
-
-
 def _expected_text(names) -> str:
     """What the parser would have accepted, in words (statement keywords, then the
     expression language's groups: comparisons, operators, 'and'/'or')."""
@@ -278,7 +264,7 @@ def _expected_text(names) -> str:
 
     words = {}
     for n in names or ():
-        words[n] = _terminal_text(n).strip("'")
+        words[n] = filters.terminal_text(parser(), n, _NAMED)
     stmts = sorted(w for w in words.values() if w in _KEYWORDS and w not in ("within", "absent"))
     rest = {w for w in words.values() if w not in _KEYWORDS}
     parts = []
