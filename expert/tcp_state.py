@@ -335,12 +335,7 @@ def zeek_segment(conn: TcpConn, d: int, seq: int, ack: int, flags: int, plen: in
                 if peer.state == SYN_SENT:
                     peer.set_state(ESTABLISHED)
                 ep.set_state(ESTABLISHED)
-        if fin:
-            ep.set_state(CLOSED)
-            do_close = True
-        if rst:
-            ep.set_state(RESET)
-            do_close = True
+        do_close = _fin_or_rst(ep, fin, rst)
         if ep.state == INACTIVE:
             if not is_orig and plen == 0 and conn.ep[0].state == SYN_SENT:
                 pass          # an ACK of the SYN before the SYN+ACK: not a partial connection
@@ -349,12 +344,7 @@ def zeek_segment(conn: TcpConn, d: int, seq: int, ack: int, flags: int, plen: in
             else:
                 ep.set_state(PARTIAL)
     elif st == SYN_SENT or st == SYN_ACK_SENT:
-        if fin:
-            ep.set_state(CLOSED)
-            do_close = True
-        if rst:
-            ep.set_state(RESET)
-            do_close = True
+        do_close = _fin_or_rst(ep, fin, rst)
     elif st == ESTABLISHED or st == PARTIAL:
         if syn and st == PARTIAL and peer.state == INACTIVE and not ackf:
             ep.set_state(SYN_SENT)
@@ -373,6 +363,15 @@ def zeek_segment(conn: TcpConn, d: int, seq: int, ack: int, flags: int, plen: in
                 do_close = True
     if do_close:
         ep.did_close = True
+
+
+def _fin_or_rst(ep, fin, rst) -> bool:
+    """A FIN closes this side, a RST (after it) resets it; whether either did."""
+    if fin:
+        ep.set_state(CLOSED)
+    if rst:
+        ep.set_state(RESET)
+    return bool(fin or rst)
 
 
 def closed(conn: TcpConn) -> bool:
