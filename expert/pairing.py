@@ -63,15 +63,15 @@ PAIRING_FIELDS: dict[str, type] = {
 #: echo request type, reply type, identifier and sequence fields
 _ECHO = {"icmp": (8, 0, "ident", "seq"), "icmpv6": (128, 129, "echo.identifier", "echo.sequence_number")}
 
-#: fields that name a later frame, which only a second pass can give (``decode -2``)
-FORWARD_FIELDS = frozenset({"dns.response_in", "icmp.resp_in", "icmp.no_resp", "icmpv6.resp_in",
-                            "icmpv6.no_resp", "http.response_in", "ftp.response_in", "udp.response_in",
-                            "radius.rspframe", "ip.reassembled_in", "ipv6.reassembled_in"})
-
 #: pair kind -> the field that links its request to the response (two passes)
 _RESPONSE_IN = {"dns": "dns.response_in", "icmp": "icmp.resp_in", "icmpv6": "icmpv6.resp_in",
                 "radius": "radius.rspframe",
                 "ftp": "ftp.response_in", "http": "http.response_in", "udp": "udp.response_in"}
+
+#: fields that name a later frame, which only a second pass can give (``decode -2``): the
+#: links to responses, the echo requests none answered, and decoder.reassembly's link
+FORWARD_FIELDS = frozenset(_RESPONSE_IN.values()) | {f"{kind}.no_resp" for kind in _ECHO} | {
+    "ip.reassembled_in", "ipv6.reassembled_in"}
 
 
 class ForwardLinks:
